@@ -1,0 +1,281 @@
+"""SIPMessage -> SipMessage, under the lossless rule (wire contract section 5).
+
+A header the processor returned unchanged is written with its original text; a changed or new
+one is written from the protobuf. Content-Length is left to the serializer, and
+X-Gateway-Auth never reaches the wire.
+"""
+
+from __future__ import annotations
+
+from ..protocol import sipmessage_pb2 as pb
+from ..sip.auth import format_challenge
+from ..sip.headers import LIST_HEADERS, canonical_name
+from ..sip.message import Header, SipMessage
+from ..sip.responses import add_to_tag, new_tag
+from ..sip.status import reason_phrase
+from .response_types import response_type_for, status_for
+from .to_proto import REPEATED_FIELDS, SINGLE_FIELDS, Converted
+
+GATEWAY_AUTH = "x-gateway-auth"
+_FIELD_HEADER = {field: canonical_name(key) for key, field in {**REPEATED_FIELDS, **SINGLE_FIELDS}.items()}
+_DIALOG_CREATING = frozenset({"INVITE", "SUBSCRIBE", "REFER", "NOTIFY"})
+# Header order of a rebuilt message; extensions (CSeq among them) follow.
+_REQUEST_ORDER = ("via", "route", "record_route", "max_forwards", "from", "to", "call_id", "contact",
+                  "expires", "authorization", "www_authenticate")
+_RESPONSE_ORDER = ("via", "record_route", "from", "to", "call_id", "contact", "expires",
+                   "www_authenticate")
+
+
+class InvalidProcessorMessage(ValueError):
+    """The processor returned something that cannot become a SIP message."""
+
+
+def from_protobuf(returned: pb.SIPMessage, original: Converted) -> SipMessage:
+    """Rebuild the message to forward or relay from the processor's SIPMessage."""
+    kind = returned.WhichOneof("message_type")
+    source = original.message
+    if kind == "request_uri":
+        if not source.is_request:
+            raise InvalidProcessorMessage("processor returned a request for a response")
+        msg = SipMessage(method=source.method, uri=_request_uri(returned, original))
+        order = _REQUEST_ORDER
+    elif kind == "response_type":
+        msg = SipMessage(status=_status(returned, original), reason="")
+        msg.reason = _reason(returned, original, msg.status)
+        order = _RESPONSE_ORDER
+    else:
+        raise InvalidProcessorMessage("processor message has neither request_uri nor response_type")
+    msg.headers = _headers(returned, original, order)
+    msg.body = _body(returned, original)
+    return msg
+
+
+def local_response(request: Converted, returned: pb.SIPMessage) -> SipMessage:
+    """A response to `request` built from the processor's answer (contract section 5).
+
+    Starts from the request's Vias, From, To, Call-ID and CSeq (and Record-Route for a 2xx to
+    a dialog-creating request); whatever the processor set replaces or adds to those.
+    """
+    if returned.WhichOneof("message_type") != "response_type":
+        raise InvalidProcessorMessage("expected a response")
+    status = status_for(returned.response_type)
+    if status is None:
+        raise InvalidProcessorMessage("processor answered with ResponseType UNKNOWN")
+    req = request.message
+    response = SipMessage(status=status, reason=returned.reason_phrase or reason_phrase(status))
+    response.headers = _headers(returned, request, _RESPONSE_ORDER)
+    keys = {h.key for h in response.headers}
+    copy = ["via", "from", "to", "call-id", "cseq"]
+    if 200 <= status < 300 and req.method in _DIALOG_CREATING:
+        copy.append("record-route")
+    inherited = [Header(h.name, h.value) for h in req.headers if h.key in copy and h.key not in keys]
+    response.headers = inherited + response.headers
+    if status != 100:
+        _ensure_to_tag(response)
+    response.body = returned.body.encode("utf-8") if returned.body else b""
+    return response
+
+
+def _ensure_to_tag(msg: SipMessage) -> None:
+    for header in msg.headers:
+        if header.key == "to":
+            header.value = add_to_tag(header.value, new_tag())
+            return
+
+
+def _request_uri(returned: pb.SIPMessage, original: Converted) -> str:
+    if returned.request_uri == original.pb.request_uri:
+        return original.message.uri or ""
+    if not returned.request_uri.host:
+        raise InvalidProcessorMessage("processor returned a Request-URI without a host")
+    return format_uri(returned.request_uri)
+
+
+def _status(returned: pb.SIPMessage, original: Converted) -> int:
+    source = original.message
+    if not source.is_request and returned.response_type == response_type_for(source.status or 0):
+        return source.status or 0  # keeps codes without a name of their own (199, 429, 608, ...)
+    status = status_for(returned.response_type)
+    if status is None:
+        raise InvalidProcessorMessage("processor answered with ResponseType UNKNOWN")
+    return status
+
+
+def _reason(returned: pb.SIPMessage, original: Converted, status: int) -> str:
+    source = original.message
+    if not source.is_request and status == source.status and returned.reason_phrase == source.reason:
+        return source.reason
+    return returned.reason_phrase or reason_phrase(status)
+
+
+def _body(returned: pb.SIPMessage, original: Converted) -> bytes:
+    if returned.body == original.pb.body:
+        return original.message.body  # keeps non-UTF-8 bodies byte for byte
+    return returned.body.encode("utf-8")
+
+
+def _headers(returned: pb.SIPMessage, original: Converted, order: tuple[str, ...]) -> list[Header]:
+    headers: list[Header] = []
+    for fname in order:
+        name = _FIELD_HEADER[fname]
+        if fname in REPEATED_FIELDS.values():
+            texts = _repeated_texts(getattr(returned, fname), getattr(original.pb, fname),
+                                    original.originals.get(fname, []), fname)
+        elif returned.HasField(fname):
+            texts = _single_texts(returned, original, fname)
+        else:
+            texts = []
+        headers.extend(Header(name, text) for text in texts)
+    headers.extend(_extensions(returned))
+    return headers
+
+
+def _repeated_texts(items, original_items, original_texts: list[str], fname: str) -> list[str]:
+    unused = list(zip(original_items, original_texts, strict=False))
+    texts = []
+    for item in items:
+        for i, (orig_item, orig_text) in enumerate(unused):
+            if item == orig_item:
+                texts.append(orig_text)
+                del unused[i]
+                break
+        else:
+            texts.append(_FORMATTERS[fname](item))
+    return texts
+
+
+def _single_texts(returned: pb.SIPMessage, original: Converted, fname: str) -> list[str]:
+    value = getattr(returned, fname)
+    texts = original.originals.get(fname)
+    if texts and value == getattr(original.pb, fname):
+        return texts  # every instance: extra Contacts, second challenges
+    return [_FORMATTERS[fname](value)]
+
+
+def _extensions(returned: pb.SIPMessage) -> list[Header]:
+    """Extensions in order; consecutive elements of one list header are joined on one line."""
+    headers: list[Header] = []
+    for ext in returned.extensions:
+        name = canonical_name(ext.name)
+        key = name.lower()
+        if key in (GATEWAY_AUTH, "content-length"):
+            continue
+        if headers and key in LIST_HEADERS and headers[-1].key == key:
+            headers[-1].value = f"{headers[-1].value}, {ext.value}"
+        else:
+            headers.append(Header(name, ext.value))
+    return headers
+
+
+# -- writing headers from protobuf ------------------------------------------------------------
+def format_uri(uri: pb.SipURI) -> str:
+    scheme = "sips" if uri.secure else "sip"
+    userinfo = ""
+    if uri.user:
+        userinfo = uri.user + (f":{uri.user_password}" if uri.user_password else "") + "@"
+    host = f"[{uri.host}]" if ":" in uri.host and not uri.host.startswith("[") else uri.host
+    port = f":{uri.port}" if uri.port > 0 else ""
+    params = ""
+    if uri.transport_param:
+        params += f";transport={uri.transport_param.lower()}"
+    for name, value in (("maddr", uri.m_addr_param), ("method", uri.method_param), ("user", uri.user_param)):
+        if value:
+            params += f";{name}={value}"
+    if uri.ttl_param > 0:
+        params += f";ttl={uri.ttl_param}"
+    if uri.lr_param:
+        params += ";lr"
+    if uri.bnc_param:
+        params += ";bnc"
+    return f"{scheme}:{userinfo}{host}{port}{params}"
+
+
+def _format_address(addr: pb.Address) -> str:
+    if addr.wildcard:
+        return "*"
+    display = addr.display_name.replace("\\", "\\\\").replace('"', '\\"')
+    prefix = f'"{display}" ' if display else ""
+    return f"{prefix}<{format_uri(addr.uri)}>"
+
+
+def _format_params(params, skip: str = "") -> str:
+    return "".join(f";{k}={v}" if v else f";{k}" for k, v in sorted(params.items()) if k != skip)
+
+
+def _format_from_to(value) -> str:
+    tag = f";tag={value.tag}" if value.tag else ""
+    return _format_address(value.address) + tag + _format_params(value.parameters, skip="tag")
+
+
+def _format_route(value) -> str:
+    return _format_address(value.address) + _format_params(value.parameters)
+
+
+def _format_contact(value: pb.Contact) -> str:
+    text = _format_address(value.address)
+    if value.expires >= 0:
+        text += f";expires={value.expires}"
+    if value.q_value > 0:
+        text += f";q={round(value.q_value, 3):g}"
+    return text
+
+
+def _format_via(via: pb.Via) -> str:
+    host = f"[{via.host}]" if ":" in via.host and not via.host.startswith("[") else via.host
+    text = f"SIP/2.0/{(via.transport or 'UDP').upper()} {host}"
+    if via.port > 0:
+        text += f":{via.port}"
+    if via.branch:
+        text += f";branch={via.branch}"
+    if via.r_port_flag or via.r_port > 0:
+        text += f";rport={via.r_port}" if via.r_port > 0 else ";rport"
+    if via.received:
+        text += f";received={via.received}"
+    if via.m_addr:
+        text += f";maddr={via.m_addr}"
+    if via.ttl > 0:
+        text += f";ttl={via.ttl}"
+    return text
+
+
+def _format_authorization(a: pb.Authorization) -> str:
+    params = [(n, v, True) for n, v in (("username", a.username), ("realm", a.realm), ("nonce", a.nonce),
+                                         ("uri", a.uri), ("response", a.response)) if v]
+    if a.algorithm:
+        params.append(("algorithm", a.algorithm, False))
+    if a.c_nonce:
+        params.append(("cnonce", a.c_nonce, True))
+    if a.opaque:
+        params.append(("opaque", a.opaque, True))
+    if a.qop:
+        params.append(("qop", a.qop, False))
+    if a.nonce_count >= 0 and a.qop:
+        params.append(("nc", f"{a.nonce_count:08x}", False))
+    return format_challenge(a.scheme, params)
+
+
+def _format_www_authenticate(w: pb.WWWAuthenticate) -> str:
+    params = [(n, v, True) for n, v in (("realm", w.realm), ("domain", w.domain), ("nonce", w.nonce),
+                                         ("opaque", w.opaque)) if v]
+    if w.stale:
+        params.append(("stale", "TRUE", False))
+    if w.algorithm:
+        params.append(("algorithm", w.algorithm, False))
+    if w.qop:
+        params.append(("qop", w.qop, True))
+    return format_challenge(w.scheme, params)
+
+
+_FORMATTERS = {
+    "via": _format_via,
+    "route": _format_route,
+    "record_route": _format_route,
+    "from": _format_from_to,
+    "to": _format_from_to,
+    "contact": _format_contact,
+    "call_id": lambda v: v.call_id,
+    "expires": lambda v: str(v.expires),
+    "max_forwards": lambda v: str(v.max_forwards),
+    "authorization": _format_authorization,
+    "www_authenticate": _format_www_authenticate,
+}

@@ -1,0 +1,74 @@
+"""name-addr / addr-spec values: From, To, Contact, Route, Record-Route (RFC 3261 section 20)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .errors import SipParseError
+from .params import Params, format_params, parse_params
+from .uri import Uri, parse_uri
+
+
+@dataclass(slots=True)
+class NameAddr:
+    uri: Uri | None = None
+    display_name: str = ""  # as written, quotes included
+    params: Params = field(default_factory=dict)  # header parameters (tag, expires, q, ...)
+    wildcard: bool = False  # Contact: *
+
+    @property
+    def display_text(self) -> str:
+        """The display name without quotes and escapes."""
+        name = self.display_name.strip()
+        if len(name) >= 2 and name[0] == name[-1] == '"':
+            name = name[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+        return name
+
+    @property
+    def tag(self) -> str | None:
+        return self.params.get("tag")
+
+    def __str__(self) -> str:
+        if self.wildcard:
+            return "*"
+        display = f"{self.display_name} " if self.display_name else ""
+        return f"{display}<{self.uri}>{format_params(self.params)}"
+
+
+def parse_name_addr(text: str) -> NameAddr:
+    """Parse `"Alice" <sip:a@x>;tag=1`, `<sip:a@x>`, `sip:a@x;tag=1` or `*`."""
+    text = text.strip()
+    if text == "*":
+        return NameAddr(wildcard=True)
+    start = _display_name_end(text)
+    lt = text.find("<", start)
+    if lt == -1:
+        # addr-spec: everything after the first ';' is a header parameter (RFC 3261 20.10)
+        uri_text, _, params = text.partition(";")
+        return NameAddr(uri=parse_uri(uri_text), params=parse_params(params))
+    gt = text.find(">", lt)
+    if gt == -1:
+        raise SipParseError(f"unclosed '<' in {text[:60]!r}")
+    after = text[gt + 1 :].strip()
+    if after and not after.startswith(";"):
+        raise SipParseError(f"garbage after '>' in {text[:60]!r}")
+    return NameAddr(
+        uri=parse_uri(text[lt + 1 : gt]),
+        display_name=text[:lt].strip(),
+        params=parse_params(after[1:]),
+    )
+
+
+def _display_name_end(text: str) -> int:
+    """Index just past a leading quoted display name (0 when there is none)."""
+    if not text.startswith('"'):
+        return 0
+    i = 1
+    while i < len(text):
+        if text[i] == "\\":
+            i += 2
+            continue
+        if text[i] == '"':
+            return i + 1
+        i += 1
+    raise SipParseError(f"unclosed quote in {text[:60]!r}")

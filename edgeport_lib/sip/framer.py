@@ -1,0 +1,76 @@
+"""Cutting a byte stream (TCP, TLS) into SIP messages by Content-Length.
+
+Feed it whatever a read returned; it hands back whole messages (as bytes, for parse_message)
+and KEEPALIVE markers for RFC 5626 double-CRLF pings, which the transport answers with a
+single CRLF. It never buffers more than one message's worth of bytes: a head that does not
+end within the size limit, or a Content-Length that would exceed it, is a FramingError and
+the connection should be closed (the body is never read).
+"""
+
+from __future__ import annotations
+
+import re
+
+from .errors import SipParseError
+from .limits import DEFAULT_LIMITS, Limits
+
+KEEPALIVE = object()  # marker: a CRLF CRLF ping was received
+_CONTENT_LENGTH = re.compile(rb"^(?:content-length|l)[ \t]*:[ \t]*([^\r\n]*)", re.IGNORECASE | re.MULTILINE)
+
+
+class FramingError(SipParseError):
+    """The stream cannot be cut into messages any more; close the connection."""
+
+
+class StreamFramer:
+    def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
+        self._limits = limits
+        self._buffer = bytearray()
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buffer)
+
+    def feed(self, data: bytes) -> list:
+        """Add received bytes; return the complete messages (bytes) and KEEPALIVE markers."""
+        self._buffer += data
+        out: list = []
+        while True:
+            item = self._next()
+            if item is None:
+                return out
+            out.append(item)
+
+    def _next(self) -> bytes | object | None:
+        buf = self._buffer
+        while buf[:2] == b"\r\n":
+            if buf[:4] == b"\r\n\r\n":
+                del buf[:4]
+                return KEEPALIVE
+            if len(buf) == 2:
+                return None  # maybe the first half of a ping
+            del buf[:2]  # a lone CRLF (a pong, or padding between messages)
+        head_end = buf.find(b"\r\n\r\n")
+        if head_end == -1:
+            if len(buf) > self._limits.max_message_size:
+                raise FramingError("message head exceeds the size limit")
+            return None
+        body_start = head_end + 4
+        length = self._content_length(bytes(buf[:head_end]))
+        total = body_start + length
+        if total > self._limits.max_message_size:
+            raise FramingError(f"message of {total} bytes exceeds the size limit")
+        if len(buf) < total:
+            return None
+        message = bytes(buf[:total])
+        del buf[:total]
+        return message
+
+    @staticmethod
+    def _content_length(head: bytes) -> int:
+        values = {m.group(1).strip() for m in _CONTENT_LENGTH.finditer(head)}
+        if not values:
+            return 0
+        if len(values) > 1 or not all(v.isdigit() for v in values):
+            raise FramingError("malformed Content-Length on a stream")
+        return int(values.pop())

@@ -1,0 +1,109 @@
+"""The in-memory SIP message: a start line, headers in wire order, and a body of bytes.
+
+Header values are kept as text exactly as received (folding removed), so serialising an
+unchanged message gives back equivalent bytes. Structured views (URIs, Vias, addresses)
+are parsed on demand by the modules that need them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .headers import canonical_name, is_list_header, split_list
+
+
+@dataclass(slots=True)
+class Header:
+    name: str  # canonical spelling, compact forms expanded
+    value: str
+
+    @property
+    def key(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(slots=True)
+class SipMessage:
+    """A SIP request (method and uri set) or response (status set)."""
+
+    method: str | None = None
+    uri: str | None = None
+    status: int | None = None
+    reason: str = ""
+    version: str = "SIP/2.0"
+    headers: list[Header] = field(default_factory=list)
+    body: bytes = b""
+
+    @property
+    def is_request(self) -> bool:
+        return self.method is not None
+
+    # -- header access --------------------------------------------------------------------
+    def get(self, name: str) -> str | None:
+        """The first header of that name (any case, compact forms accepted), or None."""
+        key = canonical_name(name).lower()
+        for header in self.headers:
+            if header.key == key:
+                return header.value
+        return None
+
+    def get_all(self, name: str) -> list[str]:
+        """Every header line of that name, in order, as raw values."""
+        key = canonical_name(name).lower()
+        return [h.value for h in self.headers if h.key == key]
+
+    def values(self, name: str) -> list[str]:
+        """Every element of that header: lines in order, comma lists split for list headers."""
+        out: list[str] = []
+        for value in self.get_all(name):
+            if is_list_header(name, value):
+                out.extend(split_list(value))
+            else:
+                out.append(value)
+        return out
+
+    def count(self, name: str) -> int:
+        key = canonical_name(name).lower()
+        return sum(1 for h in self.headers if h.key == key)
+
+    def set(self, name: str, value: str) -> None:
+        """Replace every header of that name by one, at the first one's place (or at the end)."""
+        name = canonical_name(name)
+        key = name.lower()
+        for i, header in enumerate(self.headers):
+            if header.key == key:
+                self.headers[i] = Header(name, value)
+                self.headers[i + 1 :] = [h for h in self.headers[i + 1 :] if h.key != key]
+                return
+        self.headers.append(Header(name, value))
+
+    def add(self, name: str, value: str, first: bool = False) -> None:
+        header = Header(canonical_name(name), value)
+        if first:
+            self.headers.insert(0, header)
+        else:
+            self.headers.append(header)
+
+    def remove(self, name: str) -> None:
+        key = canonical_name(name).lower()
+        self.headers = [h for h in self.headers if h.key != key]
+
+    # -- common fields ---------------------------------------------------------------------
+    @property
+    def call_id(self) -> str:
+        return self.get("Call-ID") or ""
+
+    @property
+    def cseq(self) -> tuple[int, str]:
+        """(number, method) of the CSeq header; (0, "") when absent or unreadable."""
+        value = self.get("CSeq") or ""
+        number, _, method = value.strip().partition(" ")
+        try:
+            return int(number), method.strip().upper()
+        except ValueError:
+            return 0, ""
+
+    @property
+    def top_via(self) -> str | None:
+        vias = self.values("Via")
+        return vias[0] if vias else None

@@ -1,0 +1,154 @@
+"""Bytes -> SipMessage for one whole message (a UDP datagram or a frame from framer.py).
+
+RFC 3261 sections 7 and 25: start line, headers (folding, compact forms, whitespace before the
+colon), Content-Length framing. Every failure is a SipParseError with a reason and, when the
+start line and headers could be read, the partial message so a 400 can be built.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .errors import SipParseError
+from .headers import canonical_name
+from .limits import DEFAULT_LIMITS, Limits
+from .message import Header, SipMessage
+
+_TOKEN = re.compile(r"^[A-Za-z0-9.!%*_+`'~-]+$")
+_SIP_VERSION = "SIP/2.0"
+_SINGLETONS = ("From", "To", "Call-ID", "CSeq")
+
+
+def parse_message(data: bytes, limits: Limits = DEFAULT_LIMITS) -> SipMessage:
+    """Parse one complete SIP message. Raises SipParseError on anything we do not accept."""
+    if len(data) > limits.max_message_size:
+        raise SipParseError(f"message too large ({len(data)} bytes, limit {limits.max_message_size})")
+    head, rest = _split_head(data)
+    if b"\x00" in head:
+        raise SipParseError("NUL byte in message head")
+    lines = head.decode("utf-8", "surrogateescape").split("\n")
+    msg = _parse_start_line(lines, limits)
+    _parse_headers(msg, lines, limits)
+    _check_mandatory(msg)
+    msg.body = _frame_body(msg, rest)
+    return msg
+
+
+def _split_head(data: bytes) -> tuple[bytes, bytes]:
+    """Split at the first empty line (CRLF CRLF, or a bare-LF variant)."""
+    crlf = data.find(b"\r\n\r\n")
+    lf = data.find(b"\n\n")
+    if lf != -1 and (crlf == -1 or lf < crlf):
+        return data[:lf], data[lf + 2 :]
+    if crlf != -1:
+        return data[:crlf], data[crlf + 4 :]
+    return data, b""
+
+
+def _parse_start_line(lines: list[str], limits: Limits) -> SipMessage:
+    # RFC 3261 7.5: ignore empty lines before the start line.
+    while lines and not lines[0].strip("\r"):
+        lines.pop(0)
+    if not lines:
+        raise SipParseError("empty message")
+    line = lines.pop(0).rstrip("\r")
+    if len(line) > limits.max_line_length:
+        raise SipParseError("start line too long")
+    if line[:4].upper() == "SIP/":
+        return _parse_status_line(line)
+    return _parse_request_line(line)
+
+
+def _parse_status_line(line: str) -> SipMessage:
+    version, _, rest = line.partition(" ")
+    code, _, reason = rest.partition(" ")
+    if version.upper() != _SIP_VERSION:
+        raise SipParseError(f"unsupported SIP version {version[:20]!r} in start line")
+    if len(code) != 3 or not code.isdigit() or not 100 <= int(code) <= 699:
+        raise SipParseError(f"bad status code {code[:20]!r} in start line")
+    return SipMessage(status=int(code), reason=reason.strip(), version=_SIP_VERSION)
+
+
+def _parse_request_line(line: str) -> SipMessage:
+    parts = line.split(" ")
+    if len(parts) != 3 or not all(parts):
+        raise SipParseError("malformed request start line")
+    method, uri, version = parts
+    if not _TOKEN.match(method):
+        raise SipParseError(f"bad method {method[:20]!r} in start line")
+    if version.upper() != _SIP_VERSION:
+        raise SipParseError(f"unsupported SIP version {version[:20]!r} in start line")
+    if ":" not in uri:
+        raise SipParseError("Request-URI has no scheme")
+    return SipMessage(method=method, uri=uri, version=_SIP_VERSION)
+
+
+def _parse_headers(msg: SipMessage, lines: list[str], limits: Limits) -> None:
+    headers = msg.headers
+    for raw in lines:
+        line = raw.rstrip("\r")
+        if len(line) > limits.max_line_length:
+            raise SipParseError("header line too long", msg)
+        if not line:
+            continue
+        if line[0] in " \t":
+            if not headers:
+                raise SipParseError("continuation line before any header", msg)
+            last = headers[-1]
+            last.value = f"{last.value} {line.strip()}".strip()
+            continue
+        name, colon, value = line.partition(":")
+        name = name.rstrip(" \t")
+        if not colon or not _TOKEN.match(name):
+            raise SipParseError(f"malformed header line {line[:40]!r}", msg)
+        headers.append(Header(canonical_name(name), value.strip()))
+        if len(headers) > limits.max_headers:
+            raise SipParseError(f"too many headers (limit {limits.max_headers})", msg)
+
+
+def _check_mandatory(msg: SipMessage) -> None:
+    for name in _SINGLETONS:
+        count = msg.count(name)
+        if count != 1:
+            problem = "missing" if count == 0 else "duplicated"
+            raise SipParseError(f"{problem} {name} header", msg)
+    if not msg.get("Via"):
+        raise SipParseError("missing Via header", msg)
+    if not msg.call_id.strip():
+        raise SipParseError("empty Call-ID header", msg)
+    _check_cseq(msg)
+    _check_max_forwards(msg)
+
+
+def _check_cseq(msg: SipMessage) -> None:
+    number, _, method = (msg.get("CSeq") or "").strip().partition(" ")
+    method = method.strip()
+    if not number.isdigit() or int(number) >= 2**31 or not method or not _TOKEN.match(method):
+        raise SipParseError("malformed CSeq header", msg)
+    if msg.is_request and method != msg.method:
+        raise SipParseError("CSeq method does not match the request method", msg)
+
+
+def _check_max_forwards(msg: SipMessage) -> None:
+    value = msg.get("Max-Forwards")
+    if value is not None and (not value.isdigit() or int(value) > 255):
+        raise SipParseError("malformed Max-Forwards header", msg)
+
+
+def content_length(msg: SipMessage) -> int | None:
+    """The declared Content-Length; None when absent. Raises SipParseError when malformed."""
+    values = msg.get_all("Content-Length")
+    if not values:
+        return None
+    if len(set(values)) > 1 or not values[0].isdigit():
+        raise SipParseError("malformed Content-Length header", msg)
+    return int(values[0])
+
+
+def _frame_body(msg: SipMessage, rest: bytes) -> bytes:
+    length = content_length(msg)
+    if length is None:
+        return rest
+    if length > len(rest):
+        raise SipParseError(f"Content-Length {length} exceeds the {len(rest)} body bytes received", msg)
+    return rest[:length]

@@ -1,0 +1,55 @@
+"""Via header values (RFC 3261 section 20.42, RFC 3581 rport)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .errors import SipParseError
+from .params import Params, format_params, parse_params
+from .uri import parse_hostport
+
+_SENT_PROTOCOL = re.compile(r"^\s*([^\s/]+)\s*/\s*([^\s/]+)\s*/\s*([^\s/;]+)\s*(.*)$", re.DOTALL)
+
+
+@dataclass(slots=True)
+class Via:
+    transport: str = "UDP"  # upper case
+    host: str = ""
+    port: int | None = None
+    params: Params = field(default_factory=dict)
+    protocol: str = "SIP/2.0"
+
+    @property
+    def branch(self) -> str | None:
+        return self.params.get("branch")
+
+    @property
+    def sent_by(self) -> str:
+        return f"{self.host}:{self.port}" if self.port is not None else self.host
+
+    def __str__(self) -> str:
+        return f"{self.protocol}/{self.transport} {self.sent_by}{format_params(self.params)}"
+
+
+def parse_via(text: str) -> Via:
+    """Parse one Via element (split comma lists first)."""
+    match = _SENT_PROTOCOL.match(text)
+    if not match:
+        raise SipParseError(f"malformed Via {text[:60]!r}")
+    name, version, transport, rest = match.groups()
+    rest = _strip_comment(rest)
+    hostport, _, params = rest.partition(";")
+    host, port = parse_hostport(hostport, text)
+    return Via(
+        transport=transport.upper(),
+        host=host,
+        port=port,
+        params=parse_params(params),
+        protocol=f"{name.upper()}/{version}",
+    )
+
+
+def _strip_comment(text: str) -> str:
+    paren = text.find("(")
+    return text[:paren] if paren != -1 else text
