@@ -14,6 +14,7 @@ from ..sip.auth import parse_challenge
 from ..sip.errors import SipParseError
 from ..sip.headers import is_list_header, split_list
 from ..sip.message import SipMessage
+from ..sip.parser import is_uint
 from ..sip.uri import AbsoluteUri, Uri, parse_uri
 from ..sip.via import parse_via
 from .response_types import response_type_for
@@ -91,7 +92,7 @@ def _text(value: str) -> str:
 
 
 def _int_or_absent(value: str | None) -> int:
-    if value is None or not value.strip().isdigit():
+    if value is None or not is_uint(value.strip()):
         return ABSENT
     number = int(value)
     return number if number < 2**31 else ABSENT
@@ -176,7 +177,7 @@ def _via(value: str) -> pb.Via:
 
 def _single_int(value: str, name: str) -> int:
     value = value.strip()
-    if not value.isdigit():
+    if not is_uint(value):
         raise SipParseError(f"malformed {name} header")
     return min(int(value), 2**31 - 1)
 

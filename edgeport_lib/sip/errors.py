@@ -29,4 +29,7 @@ class SipParseError(ValueError):
             return False
         if any(msg.count(name) == 0 for name in _REPLY_HEADERS):
             return False
-        return all(msg.count(name) == 1 for name in ("From", "To", "Call-ID", "CSeq"))
+        if not all(msg.count(name) == 1 for name in ("From", "To", "Call-ID", "CSeq")):
+            return False
+        number, method = msg.cseq
+        return number > 0 or method == msg.method  # a readable CSeq to copy into the 400

@@ -96,12 +96,10 @@ class SipMessage:
     @property
     def cseq(self) -> tuple[int, str]:
         """(number, method) of the CSeq header; (0, "") when absent or unreadable."""
-        value = self.get("CSeq") or ""
-        number, _, method = value.strip().partition(" ")
-        try:
-            return int(number), method.strip().upper()
-        except ValueError:
+        parts = (self.get("CSeq") or "").split(None, 1)
+        if len(parts) != 2 or not (parts[0].isascii() and parts[0].isdigit()):
             return 0, ""
+        return int(parts[0]), parts[1].strip().upper()
 
     @property
     def top_via(self) -> str | None:

@@ -15,6 +15,9 @@ from .limits import DEFAULT_LIMITS, Limits
 from .message import Header, SipMessage
 
 _TOKEN = re.compile(r"^[A-Za-z0-9.!%*_+`'~-]+$")
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
+# RFC 3261 25.1: no control characters but HTAB, and CR only as part of CRLF
+_FORBIDDEN = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)")
 _SIP_VERSION = "SIP/2.0"
 _SINGLETONS = ("From", "To", "Call-ID", "CSeq")
 
@@ -24,8 +27,10 @@ def parse_message(data: bytes, limits: Limits = DEFAULT_LIMITS) -> SipMessage:
     if len(data) > limits.max_message_size:
         raise SipParseError(f"message too large ({len(data)} bytes, limit {limits.max_message_size})")
     head, rest = _split_head(data)
-    if b"\x00" in head:
-        raise SipParseError("NUL byte in message head")
+    bad = _FORBIDDEN.search(head)
+    if bad:
+        what = "NUL byte" if bad.group() == b"\x00" else "control character"
+        raise SipParseError(f"{what} in message head")
     lines = head.decode("utf-8", "surrogateescape").split("\n")
     msg = _parse_start_line(lines, limits)
     _parse_headers(msg, lines, limits)
@@ -34,15 +39,21 @@ def parse_message(data: bytes, limits: Limits = DEFAULT_LIMITS) -> SipMessage:
     return msg
 
 
+def is_uint(text: str) -> bool:
+    """ASCII digits only, at most 18 of them.
+
+    str.isdigit alone also accepts superscripts and other scripts' digits, and int() refuses
+    strings of more than 4300 digits.
+    """
+    return 0 < len(text) <= 18 and text.isascii() and text.isdigit()
+
+
 def _split_head(data: bytes) -> tuple[bytes, bytes]:
     """Split at the first empty line (CRLF CRLF, or a bare-LF variant)."""
-    crlf = data.find(b"\r\n\r\n")
-    lf = data.find(b"\n\n")
-    if lf != -1 and (crlf == -1 or lf < crlf):
-        return data[:lf], data[lf + 2 :]
-    if crlf != -1:
-        return data[:crlf], data[crlf + 4 :]
-    return data, b""
+    match = _HEAD_END.search(data)
+    if match is None:
+        return data, b""
+    return data[: match.start()], data[match.end() :]
 
 
 def _parse_start_line(lines: list[str], limits: Limits) -> SipMessage:
@@ -62,9 +73,9 @@ def _parse_start_line(lines: list[str], limits: Limits) -> SipMessage:
 def _parse_status_line(line: str) -> SipMessage:
     version, _, rest = line.partition(" ")
     code, _, reason = rest.partition(" ")
-    if version.upper() != _SIP_VERSION:
+    if not _is_sip_version(version):
         raise SipParseError(f"unsupported SIP version {version[:20]!r} in start line")
-    if len(code) != 3 or not code.isdigit() or not 100 <= int(code) <= 699:
+    if len(code) != 3 or not is_uint(code) or not 100 <= int(code) <= 699:
         raise SipParseError(f"bad status code {code[:20]!r} in start line")
     return SipMessage(status=int(code), reason=reason.strip(), version=_SIP_VERSION)
 
@@ -76,11 +87,15 @@ def _parse_request_line(line: str) -> SipMessage:
     method, uri, version = parts
     if not _TOKEN.match(method):
         raise SipParseError(f"bad method {method[:20]!r} in start line")
-    if version.upper() != _SIP_VERSION:
+    if not _is_sip_version(version):
         raise SipParseError(f"unsupported SIP version {version[:20]!r} in start line")
     if ":" not in uri:
         raise SipParseError("Request-URI has no scheme")
     return SipMessage(method=method, uri=uri, version=_SIP_VERSION)
+
+
+def _is_sip_version(text: str) -> bool:
+    return text.isascii() and text.upper() == _SIP_VERSION
 
 
 def _parse_headers(msg: SipMessage, lines: list[str], limits: Limits) -> None:
@@ -121,9 +136,10 @@ def _check_mandatory(msg: SipMessage) -> None:
 
 
 def _check_cseq(msg: SipMessage) -> None:
-    number, _, method = (msg.get("CSeq") or "").strip().partition(" ")
+    parts = (msg.get("CSeq") or "").split(None, 1)
+    number, method = (parts + ["", ""])[:2]
     method = method.strip()
-    if not number.isdigit() or int(number) >= 2**31 or not method or not _TOKEN.match(method):
+    if not is_uint(number) or int(number) >= 2**31 or not method or not _TOKEN.match(method):
         raise SipParseError("malformed CSeq header", msg)
     if msg.is_request and method != msg.method:
         raise SipParseError("CSeq method does not match the request method", msg)
@@ -131,7 +147,7 @@ def _check_cseq(msg: SipMessage) -> None:
 
 def _check_max_forwards(msg: SipMessage) -> None:
     value = msg.get("Max-Forwards")
-    if value is not None and (not value.isdigit() or int(value) > 255):
+    if value is not None and (not is_uint(value) or int(value) > 255):
         raise SipParseError("malformed Max-Forwards header", msg)
 
 
@@ -140,7 +156,7 @@ def content_length(msg: SipMessage) -> int | None:
     values = msg.get_all("Content-Length")
     if not values:
         return None
-    if len(set(values)) > 1 or not values[0].isdigit():
+    if len(set(values)) > 1 or not is_uint(values[0]):
         raise SipParseError("malformed Content-Length header", msg)
     return int(values[0])
 
