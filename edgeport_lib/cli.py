@@ -1,0 +1,73 @@
+"""Command line entry: `python edgeport.py config.yaml` (or `python -m edgeport_lib`).
+
+gevent must patch the standard library before anything else is imported, and gRPC must be told
+about gevent before any channel exists; both happen at the top of this module.
+"""
+
+import os
+
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "0")
+
+from gevent import monkey  # noqa: E402
+
+monkey.patch_all()
+
+import grpc.experimental.gevent  # noqa: E402
+
+grpc.experimental.gevent.init_gevent()
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+
+import gevent  # noqa: E402
+
+from . import __version__  # noqa: E402
+from .app import EdgePortApp, UnsupportedTransport  # noqa: E402
+from .config import ConfigError, load_config  # noqa: E402
+
+EXIT_CONFIG = 2
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="edgeport", description="EdgePort: a SIP edge server for Routr")
+    parser.add_argument("config", help="configuration file (YAML or JSON)")
+    parser.add_argument("--check-config", action="store_true", help="validate the configuration and exit")
+    parser.add_argument("--version", action="version", version=f"edgeport {__version__}")
+    return parser.parse_args(argv)
+
+
+def _setup_logging() -> None:
+    level = os.environ.get("LOGS_LEVEL", "info").upper()
+    logging.basicConfig(
+        level=getattr(logging, level, logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
+    _setup_logging()
+    try:
+        config = load_config(args.config)
+    except ConfigError as error:
+        print(f"edgeport: invalid configuration\n{error}", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.check_config:
+        print(f"{args.config}: configuration OK")
+        return 0
+    try:
+        app = EdgePortApp(config)
+    except UnsupportedTransport as error:
+        print(f"edgeport: {error}", file=sys.stderr)
+        return EXIT_CONFIG
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        gevent.signal_handler(signum, app.stop)
+    try:
+        app.serve_forever()
+    except OSError as error:
+        print(f"edgeport: cannot listen: {error}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,376 @@
+"""The edge core: what happens to each request and response (wire contract section 5).
+
+Every received message runs in a greenlet of the bounded message pool. A request gets a server
+transaction, is converted to a MessageRequest and given to the processor; its answer is either
+a response (sent back on the server transaction) or a request to forward (sent through a client
+transaction to the next hop). Responses from downstream go to the processor too, then back up on
+the server transaction of their request. Transaction timers are scheduled on the gevent loop.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import gevent
+
+from . import routing
+from .config import Config
+from .convert import (
+    ABSENT,
+    GATEWAY_AUTH,
+    Converted,
+    EdgeInfo,
+    InvalidProcessorMessage,
+    NetAddress,
+    from_protobuf,
+    local_response,
+    message_request,
+    to_protobuf,
+)
+from .processor_client import ProcessorClient, ProcessorUnavailable
+from .protocol import processor_pb2
+from .sip.errors import SipParseError
+from .sip.limits import Limits
+from .sip.message import Header, SipMessage
+from .sip.parser import parse_message
+from .sip.responses import make_response
+from .sip.serializer import serialize
+from .transactions import (
+    CancelTimer,
+    ClientTransaction,
+    ClientTransactionTable,
+    PassUp,
+    Send,
+    ServerTransaction,
+    ServerTransactionTable,
+    StartTimer,
+    TableFull,
+    Terminated,
+    Timeout,
+    TimerConfig,
+    TransportFailed,
+)
+from .transports.base import Flow, SendError, Target
+from .transports.network import Network
+
+log = logging.getLogger(__name__)
+KNOWN_METHODS = frozenset(processor_pb2.Method.keys()) - {"UNKNOWN"}
+
+
+@dataclass(slots=True)
+class ServerContext:
+    flow: Flow
+    converted: Converted | None = None
+    client: ClientTransaction | None = None
+    cancelled: bool = False
+    timers: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ClientContext:
+    target: Target
+    server: ServerTransaction | None
+    timers: dict[str, Any] = field(default_factory=dict)
+    last_flow: Flow | None = None
+
+
+class Edge:
+    def __init__(
+        self, config: Config, processor: ProcessorClient, network: Network, edge_info: EdgeInfo
+    ) -> None:
+        self.config = config
+        self.processor = processor
+        self.network = network
+        self.edge_info = edge_info
+        self.limits = Limits(
+            max_message_size=config.limits.max_message_size,
+            max_headers=config.limits.max_headers,
+            max_line_length=config.limits.max_line_length,
+        )
+        self.allowed_methods = frozenset(config.methods) & KNOWN_METHODS
+        t1 = config.timers.t1
+        # timer D is 32 s at the default T1; it scales with T1 like the other long timers
+        timers = TimerConfig(t1=t1, t2=config.timers.t2, t4=config.timers.t4, d=64 * t1)
+        self.servers = ServerTransactionTable(max_size=config.limits.max_transactions, timers=timers)
+        self.clients = ClientTransactionTable(max_size=config.limits.max_transactions, timers=timers)
+        self._loop = gevent.get_hub().loop
+        self._bad_input_logged = 0
+
+    # -- entry point --------------------------------------------------------------------------
+    def handle(self, data: bytes, flow: Flow) -> None:
+        """Handle one received message (a datagram or a frame of a stream)."""
+        try:
+            msg = parse_message(data, self.limits)
+        except SipParseError as error:
+            self._on_bad_message(error, flow)
+            return
+        try:
+            if msg.is_request:
+                self._on_request(msg, flow)
+            else:
+                self._on_response(msg, flow)
+        except SipParseError as error:
+            error.partial = error.partial or msg
+            self._on_bad_message(error, flow)
+
+    def _on_bad_message(self, error: SipParseError, flow: Flow) -> None:
+        partial = error.partial
+        if error.can_reply and partial is not None:
+            self._reply_stateless(partial, flow, 400, error.reason)
+            return
+        self._bad_input_logged += 1
+        if self._bad_input_logged == 1 or self._bad_input_logged % 1000 == 0:
+            log.warning("dropped unparseable message from %s:%s (%s); %d so far",
+                        flow.remote[0], flow.remote[1], error.reason, self._bad_input_logged)
+
+    # -- requests -------------------------------------------------------------------------------
+    def _on_request(self, msg: SipMessage, flow: Flow) -> None:
+        via = routing.stamp_received(msg, flow)
+        branch = routing.transaction_branch(msg, via)
+        method = msg.method or ""
+        existing = self.servers.match(branch, via.sent_by, method)
+        if existing is not None:
+            self._run(existing, existing.on_request(msg))
+            return
+        if method == "ACK":
+            self._forward_ack(msg, flow, via)
+            return
+        if not self._request_acceptable(msg, flow):
+            return
+        if method == "CANCEL":
+            self._on_cancel(msg, flow, branch, via.sent_by)
+            return
+        try:
+            context = ServerContext(flow)
+            txn = self.servers.create(msg, branch, via.sent_by, reliable=flow.reliable, context=context)
+        except TableFull:
+            self._reply_stateless(msg, flow, 503, headers=[Header("Retry-After", "5")])
+            return
+        if txn.should_send_trying:
+            self._run(txn, txn.send_response(make_response(msg, 100)))
+        self._process_request(txn, msg, via, flow)
+
+    def _request_acceptable(self, msg: SipMessage, flow: Flow) -> bool:
+        method = msg.method or ""
+        if method not in self.allowed_methods:
+            if self.config.unknown_method_action == "Respond":
+                allow = Header("Allow", ", ".join(sorted(self.allowed_methods)))
+                self._reply_stateless(msg, flow, 405, headers=[allow])
+            return False
+        max_forwards = msg.get("Max-Forwards")
+        if max_forwards is not None and int(max_forwards) == 0:
+            self._reply_stateless(msg, flow, 483)
+            return False
+        return True
+
+    def _process_request(self, txn: ServerTransaction, msg: SipMessage, via, flow: Flow) -> None:
+        context: ServerContext = txn.context
+        converted = to_protobuf(msg)
+        context.converted = converted
+        answer = self._ask_processor(self._message_request(converted, *routing.sender_of(via, flow), flow))
+        if answer is None:
+            self._respond(txn, 503)
+            return
+        if context.cancelled:
+            return
+        try:
+            kind = answer.message.WhichOneof("message_type")
+            if kind == "response_type":
+                self._run(txn, txn.send_response(local_response(converted, answer.message)))
+            elif kind == "request_uri":
+                self._forward(txn, converted, answer)
+            else:
+                raise InvalidProcessorMessage("processor message has neither request_uri nor response_type")
+        except (InvalidProcessorMessage, SipParseError, ValueError) as error:
+            log.error("processor answer for %s %s unusable: %s", msg.method, msg.call_id, error)
+            self._respond(txn, 500)
+
+    def _message_request(self, converted: Converted, host: str, port: int, flow: Flow):
+        return message_request(converted, NetAddress(host, port, flow.transport), self.edge_info)
+
+    def _ask_processor(self, request: processor_pb2.MessageRequest) -> processor_pb2.MessageResponse | None:
+        try:
+            return self.processor.process(request)
+        except ProcessorUnavailable:
+            return None
+
+    def _forward(self, txn: ServerTransaction, converted: Converted, answer) -> None:
+        out = from_protobuf(answer.message, converted)
+        branch = routing.prepare_forwarded_via(out, self._listening_ports())
+        target = routing.next_hop(out)
+        context = ClientContext(target, txn)
+        client = self.clients.create(out, branch, reliable=target.reliable, context=context)
+        txn.context.client = client
+        self._run(client, client.start())
+
+    def _forward_ack(self, msg: SipMessage, flow: Flow, via) -> None:
+        """ACK for a 2xx (end to end): ask the processor, forward statelessly, never answer."""
+        converted = to_protobuf(msg)
+        answer = self._ask_processor(self._message_request(converted, *routing.sender_of(via, flow), flow))
+        if answer is None or answer.message.WhichOneof("message_type") != "request_uri":
+            return
+        try:
+            out = from_protobuf(answer.message, converted)
+            routing.prepare_forwarded_via(out, self._listening_ports())
+            target = routing.next_hop(out)
+            log.debug("forwarding ACK for %s to %s", msg.call_id, target)
+            self.network.send(target, serialize(out))
+        except (InvalidProcessorMessage, SipParseError, ValueError, SendError) as error:
+            log.info("could not forward ACK for %s: %s", msg.call_id, error)
+
+    def _on_cancel(self, msg: SipMessage, flow: Flow, branch: str, sent_by: str) -> None:
+        invite = self.servers.find_invite_for_cancel(branch, sent_by)
+        if invite is None:
+            self._reply_stateless(msg, flow, 481)
+            return
+        self._reply_stateless(msg, flow, 200)
+        context: ServerContext = invite.context
+        context.cancelled = True
+        client = context.client
+        if client is None or client.terminated:
+            self._respond(invite, 487)
+            return
+        cancel = _build_cancel(client.request)
+        try:
+            cancel_txn = self.clients.create(cancel, client.key.branch, reliable=client.reliable,
+                                             context=ClientContext(client.context.target, None))
+        except (TableFull, ValueError):
+            return
+        self._run(cancel_txn, cancel_txn.start())
+
+    # -- responses ------------------------------------------------------------------------------
+    def _on_response(self, msg: SipMessage, flow: Flow) -> None:
+        vias = msg.values("Via")
+        branch = routing.parse_via(vias[0]).branch or ""
+        client = self.clients.match(branch, msg.cseq[1])
+        if client is not None:
+            client.context.last_flow = flow
+            self._run(client, client.on_response(msg))
+        elif msg.status != 100:
+            self._relay_response(msg, flow, None)
+
+    def _relay_response(self, msg: SipMessage, flow: Flow, server: ServerTransaction | None) -> None:
+        converted = to_protobuf(msg)
+        answer = self._ask_processor(self._message_request(converted, *flow.remote, flow))
+        if answer is None:
+            log.info("dropped %s response for %s: processor unavailable", msg.status, msg.call_id)
+            return
+        try:
+            out = from_protobuf(answer.message, converted)
+        except InvalidProcessorMessage as error:
+            log.error("processor answer for response %s of %s unusable: %s", msg.status, msg.call_id, error)
+            return
+        if server is not None and not server.terminated:
+            self._run(server, server.send_response(out))
+        elif out.get("Via"):
+            self._send(routing.response_target(out), serialize(out))
+
+    # -- transaction actions --------------------------------------------------------------------
+    def _run(self, txn: ServerTransaction | ClientTransaction, actions: list) -> None:
+        for action in actions:
+            if isinstance(action, Send):
+                self._send_for(txn, action.message)
+            elif isinstance(action, StartTimer):
+                self._start_timer(txn, action.name, action.delay)
+            elif isinstance(action, CancelTimer):
+                timer = txn.context.timers.pop(action.name, None)
+                if timer is not None:
+                    timer.close()
+            elif isinstance(action, PassUp):
+                self._pass_up(txn, action.message)
+            elif isinstance(action, Timeout):
+                self._client_failed(txn, 408)
+            elif isinstance(action, TransportFailed):
+                self._client_failed(txn, 503)
+            elif isinstance(action, Terminated):
+                for timer in txn.context.timers.values():
+                    timer.close()
+                txn.context.timers.clear()
+
+    def _send_for(self, txn, message: SipMessage) -> None:
+        data = serialize(message)
+        if isinstance(txn, ServerTransaction):
+            flow = txn.context.flow
+            try:
+                self.network.reply(flow, data, fallback=routing.response_target(message))
+            except SendError as error:
+                log.info("could not send %s response for %s: %s", message.status, message.call_id, error)
+            return
+        try:
+            self.network.send(txn.context.target, data)
+        except SendError as error:
+            log.info("could not send %s to %s: %s", message.method, txn.context.target, error)
+            self._run(txn, txn.on_transport_error())
+
+    def _start_timer(self, txn, name: str, delay: float) -> None:
+        old = txn.context.timers.pop(name, None)
+        if old is not None:
+            old.close()
+        timer = self._loop.timer(delay)
+        txn.context.timers[name] = timer
+        timer.start(gevent.spawn, self._fire_timer, txn, name)
+
+    def _fire_timer(self, txn, name: str) -> None:
+        timer = txn.context.timers.pop(name, None)
+        if timer is not None:
+            timer.close()
+        self._run(txn, txn.on_timer(name))
+
+    def _pass_up(self, txn, message: SipMessage) -> None:
+        if isinstance(txn, ServerTransaction):
+            return  # an ACK matched an accepted INVITE: end to end, handled as a new request
+        if message.status == 100:
+            return  # we sent our own 100 Trying upstream
+        server = txn.context.server
+        self._relay_response(message, txn.context.last_flow or Flow("UDP", ("", 0), 0), server)
+
+    def _client_failed(self, txn, status: int) -> None:
+        server = getattr(txn.context, "server", None)
+        if server is not None:
+            self._respond(server, status)
+
+    def _respond(self, txn: ServerTransaction, status: int) -> None:
+        """Answer a server transaction locally, unless it already has a final response."""
+        if txn.terminated or txn.state in ("Completed", "Confirmed", "Accepted", "Terminated"):
+            return
+        self._run(txn, txn.send_response(make_response(txn.request, status)))
+
+    def _reply_stateless(self, msg: SipMessage, flow: Flow, status: int, reason: str | None = None,
+                         headers: list[Header] | None = None) -> None:
+        if msg.method == "ACK":
+            return
+        response = make_response(msg, status, reason, headers)
+        try:
+            self.network.reply(flow, serialize(response), fallback=routing.response_target(response))
+        except (SendError, SipParseError, IndexError) as error:
+            log.info("could not send %s to %s:%s: %s", status, flow.remote[0], flow.remote[1], error)
+
+    def _send(self, target: Target, data: bytes) -> None:
+        try:
+            self.network.send(target, data)
+        except SendError as error:
+            log.info("could not send to %s: %s", target, error)
+
+    def _listening_ports(self) -> dict[str, int]:
+        ports = {}
+        for transport in ("UDP", "TCP", "TLS", "WS", "WSS"):
+            port = self.network.listening_port(transport)
+            if port is not None:
+                ports[transport] = port
+        return ports
+
+
+def _build_cancel(invite: SipMessage) -> SipMessage:
+    """RFC 3261 9.1: the INVITE's Request-URI, Call-ID, From, To, CSeq number, top Via and Routes."""
+    number, _ = invite.cseq
+    headers = [Header("Via", invite.values("Via")[0])]
+    headers += [Header("Route", r) for r in invite.values("Route")]
+    headers += [Header("Max-Forwards", "70")]
+    headers += [Header(name, invite.get(name) or "") for name in ("From", "To", "Call-ID")]
+    headers.append(Header("CSeq", f"{number} CANCEL"))
+    return SipMessage(method="CANCEL", uri=invite.uri, headers=headers)
+
+
+__all__ = ["ABSENT", "GATEWAY_AUTH", "Edge"]

@@ -1,0 +1,116 @@
+"""Sans-I/O routing decisions: Via stamping, branches, next hops and response targets.
+
+Wire contract sections 5 and 6, RFC 3261 sections 16 and 18.2.2, RFC 3581.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from .sip.address import parse_name_addr
+from .sip.headers import split_list
+from .sip.message import SipMessage
+from .sip.parser import is_uint
+from .sip.uri import SipUri, bare_host, parse_uri
+from .sip.via import Via, parse_via
+from .transports.base import Flow, Target
+
+MAGIC_COOKIE = "z9hG4bK"
+_DEFAULT_PORTS = {"TLS": 5061, "WSS": 5061}
+
+
+def new_branch() -> str:
+    return MAGIC_COOKIE + secrets.token_hex(10)
+
+
+def replace_top_via(msg: SipMessage, via_text: str) -> None:
+    """Replace the first Via element (which may share a line with others) by `via_text`."""
+    for header in msg.headers:
+        if header.key == "via":
+            elements = split_list(header.value)
+            elements[0] = via_text
+            header.value = ", ".join(elements)
+            return
+    raise ValueError("message has no Via")
+
+
+def stamp_received(msg: SipMessage, flow: Flow) -> Via:
+    """RFC 3581 on an incoming request: add received= and fill rport= on the top Via."""
+    via = parse_via(msg.values("Via")[0])
+    source_ip = flow.remote[0]
+    has_rport = "rport" in via.params
+    if has_rport or flow.reliable:
+        via.params["rport"] = str(flow.remote[1])
+    if has_rport or bare_host(via.host) != source_ip or flow.reliable:
+        via.params["received"] = source_ip
+    replace_top_via(msg, str(via))
+    return via
+
+
+def transaction_branch(msg: SipMessage, via: Via) -> str:
+    """The top Via branch; for RFC 2543 clients without one, a stable stand-in."""
+    if via.branch:
+        return via.branch
+    number, method = msg.cseq
+    seed = f"{msg.call_id}|{number}|{msg.uri}|{msg.get('From')}|{via.sent_by}"
+    return "legacy-" + hashlib.sha1(seed.encode("utf-8", "surrogateescape")).hexdigest()[:20]
+
+
+def sender_of(via: Via, flow: Flow) -> tuple[str, int]:
+    """Where a request really came from, per its stamped top Via (contract section 4)."""
+    host = via.params.get("received") or bare_host(via.host)
+    rport = via.params.get("rport")
+    if rport and is_uint(rport):
+        return host, int(rport)
+    return host, via.port if via.port is not None else -1
+
+
+def prepare_forwarded_via(msg: SipMessage, port_for: dict[str, int]) -> str:
+    """Give the processor's top Via a fresh branch and a port when it lacks them; the branch."""
+    via = parse_via(msg.values("Via")[0])
+    changed = False
+    if not via.branch or not via.branch.startswith(MAGIC_COOKIE):
+        via.params = {"branch": new_branch(), **{k: v for k, v in via.params.items() if k != "branch"}}
+        changed = True
+    if via.port is None and via.transport in port_for:
+        via.port = port_for[via.transport]
+        changed = True
+    if changed:
+        replace_top_via(msg, str(via))
+    return via.branch or ""
+
+
+def next_hop(msg: SipMessage) -> Target:
+    """First Route (loose routing), else the Request-URI (maddr first); contract section 5."""
+    routes = msg.values("Route")
+    uri = parse_name_addr(routes[0]).uri if routes else parse_uri(msg.uri or "")
+    if not isinstance(uri, SipUri):
+        raise ValueError(f"cannot route to a non-SIP URI: {uri}")
+    vias = msg.values("Via")
+    via_transport = parse_via(vias[0]).transport if vias else None
+    transport = _transport_for(uri, via_transport)
+    host = uri.params.get("maddr") or uri.host
+    port = uri.port or _DEFAULT_PORTS.get(transport, 5060)
+    return Target(transport, bare_host(host), port)
+
+
+def _transport_for(uri: SipUri, via_transport: str | None) -> str:
+    if uri.secure:
+        return "TLS"
+    param = uri.params.get("transport")
+    if param:
+        return param.upper()
+    return (via_transport or "UDP").upper()
+
+
+def response_target(msg: SipMessage) -> Target:
+    """Where to send a response with no transaction: by its top Via (RFC 3261 18.2.2, RFC 3581)."""
+    via = parse_via(msg.values("Via")[0])
+    host = via.params.get("maddr") or via.params.get("received") or via.host
+    rport = via.params.get("rport")
+    if rport and is_uint(rport):
+        port = int(rport)
+    else:
+        port = via.port or _DEFAULT_PORTS.get(via.transport, 5060)
+    return Target(via.transport, bare_host(host), port)

@@ -1,0 +1,1 @@
+"""Thin gevent adapters that move bytes between sockets and the edge core."""

@@ -1,0 +1,200 @@
+"""End-to-end flows over UDP and TCP with raw-socket SIP peers: EdgePort + reference processor."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from .sipclient import TcpPeer, UdpPeer, request, response_to
+from .stack import start_edgeport, start_processor
+
+
+@pytest.fixture
+def peers():
+    made = []
+
+    def make(kind="udp", to=None):
+        peer = UdpPeer() if kind == "udp" else TcpPeer(to)
+        made.append(peer)
+        return peer
+
+    yield make
+    for peer in made:
+        peer.close()
+
+
+@pytest.fixture
+def stack(tmp_path, peers):
+    """EdgePort and the reference processor, with `service` routed to a silent raw UDP peer."""
+    downstream = peers("udp")
+    processor, processor_port = start_processor(
+        tmp_path, routes={"service": {"host": "127.0.0.1", "port": downstream.address[1], "transport": "udp"}}
+    )
+    edge = start_edgeport(tmp_path, processor_port, timers={"t1": 0.05})
+    yield {
+        "edge": edge,
+        "processor": processor,
+        "processor_port": processor_port,
+        "downstream": downstream,
+        "tmp_path": tmp_path,
+    }
+    edge.process.kill()
+    processor.kill()
+
+
+def _edge(stack) -> tuple[str, int]:
+    return ("127.0.0.1", stack["edge"].port)
+
+
+def is_status(status):
+    return lambda msg: msg.status == status
+
+
+def test_register_is_answered_by_the_processor(stack, peers):
+    client = peers()
+    client.send(
+        request("REGISTER", "sip:127.0.0.1", client.address, to="<sip:alice@127.0.0.1>"), _edge(stack)
+    )
+    response, _ = client.receive()
+    assert response.status == 200
+    assert ";tag=" in response.get("To")
+    assert "rport=" in response.get("Via") and "received=127.0.0.1" in response.get("Via")
+
+
+def test_max_forwards_zero_gets_483(stack, peers):
+    client = peers()
+    client.send(request("OPTIONS", "sip:service@127.0.0.1", client.address, max_forwards=0), _edge(stack))
+    response, _ = client.receive()
+    assert (response.status, response.reason) == (483, "Too Many Hops")
+
+
+def test_unknown_method_gets_405_with_allow(stack, peers):
+    client = peers()
+    client.send(request("FOO", "sip:service@127.0.0.1", client.address), _edge(stack))
+    response, _ = client.receive()
+    assert response.status == 405
+    assert "INVITE" in response.get("Allow") and "FOO" not in response.get("Allow")
+
+
+def test_method_not_configured_gets_405(stack, peers):
+    client = peers()
+    client.send(
+        request("SUBSCRIBE", "sip:service@127.0.0.1", client.address, extra="Event: presence"), _edge(stack)
+    )
+    response, _ = client.receive()
+    assert response.status == 405
+
+
+def test_malformed_request_gets_400_with_reason(stack, peers):
+    client = peers()
+    data = request(
+        "OPTIONS", "sip:service@127.0.0.1", client.address, max_forwards=None, extra="Max-Forwards: x"
+    )
+    client.send(data, _edge(stack))
+    response, _ = client.receive()
+    assert response.status == 400
+    assert "Max-Forwards" in response.reason
+
+
+def test_invite_retransmissions_are_absorbed(stack, peers):
+    client, downstream = peers(), stack["downstream"]
+    invite = request("INVITE", "sip:service@127.0.0.1", client.address, call_id="retrans-1")
+    for _ in range(3):
+        client.send(invite, _edge(stack))
+    trying = client.receive_until(is_status(100))
+    assert trying.call_id == "retrans-1"
+    forwarded, source = downstream.receive()
+    assert forwarded.method == "INVITE"
+    downstream.send(response_to(forwarded, 180, "Ringing"), source)
+    client.receive_until(is_status(180))
+    downstream.send(response_to(forwarded, 486, "Busy Here"), source)
+    assert client.receive_until(is_status(486)).call_id == "retrans-1"
+    ack, _ = downstream.receive()  # hop-by-hop ACK for the 486
+    assert ack.method == "ACK"
+    # every INVITE that reached downstream was the one forwarded copy; later ones were absorbed
+    downstream.sock.settimeout(0.5)
+    extra = []
+    try:
+        while True:
+            extra.append(downstream.receive()[0])
+    except TimeoutError:
+        pass
+    assert [m.method for m in extra if m.method == "INVITE"] == []
+
+
+def test_silent_next_hop_gets_408_upstream(stack, peers):
+    client, downstream = peers(), stack["downstream"]
+    client.send(request("INVITE", "sip:service@127.0.0.1", client.address, call_id="silent"), _edge(stack))
+    assert client.receive_until(lambda m: m.status is not None and m.status >= 200).status == 408
+    copies = []
+    downstream.sock.settimeout(0.2)
+    try:
+        while True:
+            copies.append(downstream.receive()[0])
+    except TimeoutError:
+        pass
+    invites = [m for m in copies if m.method == "INVITE"]
+    assert len(invites) >= 3, "timer A should have retransmitted the INVITE to the silent hop"
+
+
+def test_processor_down_gives_503_then_recovers(stack, peers):
+    client = peers()
+    register = lambda: request("REGISTER", "sip:127.0.0.1", client.address, to="<sip:bob@127.0.0.1>")  # noqa: E731
+    stack["processor"].kill()
+    client.send(register(), _edge(stack))
+    response, _ = client.receive()
+    assert response.status == 503
+    processor, _ = start_processor(stack["tmp_path"], port=stack["processor_port"])
+    stack["processor"] = processor
+    deadline = time.monotonic() + 15  # the channel reconnects within its backoff (at most 2 s)
+    while time.monotonic() < deadline:
+        client.send(register(), _edge(stack))
+        response, _ = client.receive()
+        if response.status == 200:
+            break
+        time.sleep(0.2)  # polling pace, not synchronisation
+    assert response.status == 200
+    assert (
+        stack["edge"].process.output.count(
+            next(line for line in stack["edge"].process.output if "unreachable" in line)
+        )
+        == 1
+    )
+
+
+def test_tcp_client_gets_invite_on_its_registered_connection(stack, peers):
+    alice = peers("tcp", _edge(stack))
+    alice.send(
+        request(
+            "REGISTER",
+            "sip:127.0.0.1",
+            alice.address,
+            "TCP",
+            to="<sip:alice@127.0.0.1>",
+            extra="Expires: 600",
+        )
+    )
+    assert alice.receive().status == 200
+    caller = peers()
+    caller.send(
+        request("INVITE", "sip:alice@127.0.0.1", caller.address, call_id="to-alice", from_user="carol"),
+        _edge(stack),
+    )
+    invite = alice.receive_until(lambda m: m.method == "INVITE")
+    assert invite.call_id == "to-alice"
+    alice.send(response_to(invite, 486, "Busy Here"))
+    assert caller.receive_until(lambda m: m.status is not None and m.status >= 200).status == 486
+
+
+def test_garbage_is_dropped_and_logged_once(stack, peers):
+    client = peers()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for i in range(50):
+        sock.sendto(b"\x00\xffgarbage" * (i + 1), _edge(stack))
+    sock.close()
+    client.send(request("REGISTER", "sip:127.0.0.1", client.address, to="<sip:dan@127.0.0.1>"), _edge(stack))
+    assert client.receive()[0].status == 200
+    dropped = [line for line in stack["edge"].process.output if "unparseable" in line]
+    assert len(dropped) == 1
