@@ -114,6 +114,10 @@ class Edge:
         except SipParseError as error:
             error.partial = error.partial or msg
             self._on_bad_message(error, flow)
+        except Exception:  # a bug must cost one message, never the worker
+            log.exception("internal error handling %s from %s:%s", _describe(msg), *flow.remote)
+            if msg.is_request:
+                self._reply_stateless(msg, flow, 500)
 
     def _on_bad_message(self, error: SipParseError, flow: Flow) -> None:
         partial = error.partial
@@ -360,6 +364,10 @@ class Edge:
             if port is not None:
                 ports[transport] = port
         return ports
+
+
+def _describe(msg: SipMessage) -> str:
+    return f"{msg.method} {msg.call_id}" if msg.is_request else f"{msg.status} {msg.call_id}"
 
 
 def _build_cancel(invite: SipMessage) -> SipMessage:
