@@ -10,12 +10,14 @@ the server transaction of their request. Transaction timers are scheduled on the
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import gevent
 
 from . import routing
+from .auth_on_behalf import CseqShifts, authenticated_retry, can_answer, parse_gateway_auth, with_cseq
 from .config import Config
 from .convert import (
     ABSENT,
@@ -29,8 +31,12 @@ from .convert import (
     message_request,
     to_protobuf,
 )
+from .events import payloads
+from .events.bus import EventBus
+from .ops.metrics import Metrics
 from .processor_client import ProcessorClient, ProcessorUnavailable
 from .protocol import processor_pb2
+from .sip.digest import DigestError
 from .sip.errors import SipParseError
 from .sip.limits import Limits
 from .sip.message import Header, SipMessage
@@ -72,15 +78,21 @@ class ServerContext:
 class ClientContext:
     target: Target
     server: ServerTransaction | None
+    credentials: tuple[str, str] | None = None  # from X-Gateway-Auth, for one challenge
+    retried: bool = False  # already answered a challenge: a second one is relayed
+    caller_cseq: int | None = None  # the caller's CSeq when the next hop counts differently
     timers: dict[str, Any] = field(default_factory=dict)
     last_flow: Flow | None = None
 
 
 class Edge:
     def __init__(
-        self, config: Config, processor: ProcessorClient, network: Network, edge_info: EdgeInfo
+        self, config: Config, processor: ProcessorClient, network: Network, edge_info: EdgeInfo,
+        metrics: Metrics | None = None, events: EventBus | None = None,
     ) -> None:
         self.config = config
+        self.metrics = metrics or Metrics()
+        self.events = events or EventBus()
         self.processor = processor
         self.network = network
         self.edge_info = edge_info
@@ -95,6 +107,8 @@ class Edge:
         timers = TimerConfig(t1=t1, t2=config.timers.t2, t4=config.timers.t4, d=64 * t1)
         self.servers = ServerTransactionTable(max_size=config.limits.max_transactions, timers=timers)
         self.clients = ClientTransactionTable(max_size=config.limits.max_transactions, timers=timers)
+        self.cseq_shifts = CseqShifts()
+        self._kept_reliable_183_logged = False
         self._loop = gevent.get_hub().loop
         self._bad_input_logged = 0
 
@@ -104,8 +118,10 @@ class Edge:
         try:
             msg = parse_message(data, self.limits)
         except SipParseError as error:
+            self.metrics.parse_error(flow.transport)
             self._on_bad_message(error, flow)
             return
+        self.metrics.received(flow.transport, msg)
         try:
             if msg.is_request:
                 self._on_request(msg, flow)
@@ -136,6 +152,7 @@ class Edge:
         method = msg.method or ""
         existing = self.servers.match(branch, via.sent_by, method)
         if existing is not None:
+            self.metrics.retransmission("received")
             self._run(existing, existing.on_request(msg))
             return
         if method == "ACK":
@@ -182,7 +199,10 @@ class Edge:
         try:
             kind = answer.message.WhichOneof("message_type")
             if kind == "response_type":
-                self._run(txn, txn.send_response(local_response(converted, answer.message)))
+                response = local_response(converted, answer.message)
+                self._run(txn, txn.send_response(response))
+                if msg.method == "REGISTER" and response.status == 200 and self.events.enabled:
+                    self.events.publish(payloads.ENDPOINT_REGISTERED, payloads.endpoint_registered(msg))
             elif kind == "request_uri":
                 self._forward(txn, converted, answer)
             else:
@@ -195,18 +215,25 @@ class Edge:
         return message_request(converted, NetAddress(host, port, flow.transport), self.edge_info)
 
     def _ask_processor(self, request: processor_pb2.MessageRequest) -> processor_pb2.MessageResponse | None:
+        started = time.perf_counter()
         try:
-            return self.processor.process(request)
-        except ProcessorUnavailable:
+            answer = self.processor.process(request)
+        except ProcessorUnavailable as error:
+            self.metrics.processor_call(time.perf_counter() - started, error)
             return None
+        self.metrics.processor_call(time.perf_counter() - started)
+        return answer
 
     def _forward(self, txn: ServerTransaction, converted: Converted, answer) -> None:
+        credentials = _gateway_credentials(answer)
         out = from_protobuf(answer.message, converted)
         branch = routing.prepare_forwarded_via(out, self._listening_ports())
         target = routing.next_hop(out)
-        context = ClientContext(target, txn)
+        context = ClientContext(target, txn, credentials, caller_cseq=self._shift_cseq(out))
         client = self.clients.create(out, branch, reliable=target.reliable, context=context)
         txn.context.client = client
+        if out.method == "INVITE" and self.events.enabled:
+            self.events.publish(payloads.CALL_STARTED, payloads.call_started(out, dict(answer.metadata)))
         self._run(client, client.start())
 
     def _forward_ack(self, msg: SipMessage, flow: Flow, via) -> None:
@@ -218,9 +245,10 @@ class Edge:
         try:
             out = from_protobuf(answer.message, converted)
             routing.prepare_forwarded_via(out, self._listening_ports())
+            self._shift_cseq(out)
             target = routing.next_hop(out)
             log.debug("forwarding ACK for %s to %s", msg.call_id, target)
-            self.network.send(target, serialize(out))
+            self._send_to(target, out)
         except (InvalidProcessorMessage, SipParseError, ValueError, SendError) as error:
             log.info("could not forward ACK for %s: %s", msg.call_id, error)
 
@@ -233,6 +261,7 @@ class Edge:
         context: ServerContext = invite.context
         context.cancelled = True
         client = context.client
+        self._call_ended(msg, payloads.CANCEL_STATUS)
         if client is None or client.terminated:
             self._respond(invite, 487)
             return
@@ -266,10 +295,42 @@ class Edge:
         except InvalidProcessorMessage as error:
             log.error("processor answer for response %s of %s unusable: %s", msg.status, msg.call_id, error)
             return
+        if out.status == 183 and self.config.strip_session_progress_sdp:
+            self._strip_session_progress(out)
         if server is not None and not server.terminated:
             self._run(server, server.send_response(out))
         elif out.get("Via"):
-            self._send(routing.response_target(out), serialize(out))
+            self._send(routing.response_target(out), out)
+        cancelled = server is not None and server.context.cancelled
+        if not cancelled:  # a cancelled call's call.ended went out with the CANCEL
+            self._maybe_call_ended(out)
+
+    def _strip_session_progress(self, response: SipMessage) -> None:
+        """STRIP_SESSION_PROGRESS_SDP: drop a 183's SDP, unless it is reliable (RFC 3262)."""
+        if not response.body:
+            return
+        if response.get("RSeq") is not None or "100rel" in (response.get("Require") or "").lower():
+            if not self._kept_reliable_183_logged:
+                self._kept_reliable_183_logged = True
+                log.info("kept the SDP of a reliable 183 (Require: 100rel) for %s: stripping it would "
+                         "break offer/answer; STRIP_SESSION_PROGRESS_SDP applies to unreliable 183s only",
+                         response.call_id)
+            return
+        response.body = b""
+        response.remove("Content-Type")
+
+    def _maybe_call_ended(self, response: SipMessage) -> None:
+        """call.ended for a relayed final answer to BYE, or a failure (> 300) of an INVITE."""
+        method = response.cseq[1]
+        status = response.status or 0
+        if (method == "BYE" and status >= 200) or (method == "INVITE" and status > 300):
+            self._call_ended(response, status)
+            self.cseq_shifts.forget(response)
+
+    def _call_ended(self, msg: SipMessage, status: int) -> None:
+        if self.events.enabled:
+            headers = payloads.extra_headers(msg)
+            self.events.publish(payloads.CALL_ENDED, payloads.call_ended(msg.call_id, status, headers))
 
     # -- transaction actions --------------------------------------------------------------------
     def _run(self, txn: ServerTransaction | ClientTransaction, actions: list) -> None:
@@ -294,16 +355,14 @@ class Edge:
                 txn.context.timers.clear()
 
     def _send_for(self, txn, message: SipMessage) -> None:
-        data = serialize(message)
         if isinstance(txn, ServerTransaction):
-            flow = txn.context.flow
             try:
-                self.network.reply(flow, data, fallback=routing.response_target(message))
+                self._reply_on(txn.context.flow, message)
             except SendError as error:
                 log.info("could not send %s response for %s: %s", message.status, message.call_id, error)
             return
         try:
-            self.network.send(txn.context.target, data)
+            self._send_to(txn.context.target, message)
         except SendError as error:
             log.info("could not send %s to %s: %s", message.method, txn.context.target, error)
             self._run(txn, txn.on_transport_error())
@@ -320,20 +379,65 @@ class Edge:
         timer = txn.context.timers.pop(name, None)
         if timer is not None:
             timer.close()
-        self._run(txn, txn.on_timer(name))
+        actions = txn.on_timer(name)
+        for _ in filter(lambda action: isinstance(action, Send), actions):
+            self.metrics.retransmission("sent")
+        self._run(txn, actions)
 
     def _pass_up(self, txn, message: SipMessage) -> None:
         if isinstance(txn, ServerTransaction):
             return  # an ACK matched an accepted INVITE: end to end, handled as a new request
         if message.status == 100:
             return  # we sent our own 100 Trying upstream
-        server = txn.context.server
+        context: ClientContext = txn.context
+        if context.credentials and not context.retried and can_answer(txn.request, message):
+            if self._answer_challenge(txn, message):
+                return
+        if context.caller_cseq is not None:
+            with_cseq(message, context.caller_cseq)
+        server = context.server
         self._relay_response(message, txn.context.last_flow or Flow("UDP", ("", 0), 0), server)
+
+    def _answer_challenge(self, txn: ClientTransaction, challenge: SipMessage) -> bool:
+        """Send the request again with the caller's credentials; False when we cannot."""
+        context: ClientContext = txn.context
+        user, password = context.credentials
+        try:
+            retry = authenticated_retry(txn.request, challenge, user, password)
+        except DigestError as error:
+            log.info("relaying %s for %s: cannot answer it (%s)", challenge.status, challenge.call_id, error)
+            return False
+        caller_cseq = context.caller_cseq if context.caller_cseq is not None else txn.request.cseq[0]
+        branch = routing.parse_via(retry.values("Via")[0]).branch or ""
+        retry_context = ClientContext(context.target, context.server, None, True, caller_cseq)
+        try:
+            client = self.clients.create(retry, branch, reliable=txn.reliable, context=retry_context)
+        except TableFull:
+            return False
+        if context.server is not None:
+            context.server.context.client = client
+        if retry.method == "INVITE":
+            self.cseq_shifts.add(retry)
+        log.info("answering %s for %s %s on the caller's behalf", challenge.status, retry.method,
+                 retry.call_id)
+        self._run(client, client.start())
+        return True
+
+    def _shift_cseq(self, request: SipMessage) -> int | None:
+        """Renumber an in-dialog request whose dialog had a challenge answered; the caller's CSeq."""
+        shift = self.cseq_shifts.shift_for(request)
+        if not shift:
+            return None
+        number = request.cseq[0]
+        with_cseq(request, number + shift)
+        return number
 
     def _client_failed(self, txn, status: int) -> None:
         server = getattr(txn.context, "server", None)
         if server is not None:
             self._respond(server, status)
+        if txn.request.method == "INVITE":
+            self._call_ended(txn.request, status)
 
     def _respond(self, txn: ServerTransaction, status: int) -> None:
         """Answer a server transaction locally, unless it already has a final response."""
@@ -347,15 +451,26 @@ class Edge:
             return
         response = make_response(msg, status, reason, headers)
         try:
-            self.network.reply(flow, serialize(response), fallback=routing.response_target(response))
+            self._reply_on(flow, response)
         except (SendError, SipParseError, IndexError) as error:
             log.info("could not send %s to %s:%s: %s", status, flow.remote[0], flow.remote[1], error)
 
-    def _send(self, target: Target, data: bytes) -> None:
+    def _send(self, target: Target, message: SipMessage) -> None:
         try:
-            self.network.send(target, data)
+            self._send_to(target, message)
         except SendError as error:
             log.info("could not send to %s: %s", target, error)
+
+    # -- the two ways out: every sent message passes here ----------------------------------------
+    def _send_to(self, target: Target, message: SipMessage) -> None:
+        """Send to a next hop (reusing an open connection to it). Raises SendError."""
+        self.network.send(target, serialize(message))
+        self.metrics.sent(target.transport, message)
+
+    def _reply_on(self, flow: Flow, message: SipMessage) -> None:
+        """Send back on the flow a request came in on (its Via when that is gone). Raises SendError."""
+        self.network.reply(flow, serialize(message), fallback=routing.response_target(message))
+        self.metrics.sent(flow.transport, message)
 
     def _listening_ports(self) -> dict[str, int]:
         ports = {}
@@ -364,6 +479,14 @@ class Edge:
             if port is not None:
                 ports[transport] = port
         return ports
+
+
+def _gateway_credentials(answer: processor_pb2.MessageResponse) -> tuple[str, str] | None:
+    """Credentials the processor gave for answering challenges (GatewayAuthError when malformed)."""
+    for ext in answer.message.extensions:
+        if ext.name.lower() == GATEWAY_AUTH:
+            return parse_gateway_auth(ext.value)
+    return None
 
 
 def _describe(msg: SipMessage) -> str:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import base64
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -11,6 +12,7 @@ from .messages import (
     MessageRequest,
     MessageResponse,
     ResponseType,
+    SIPMessage,
     SipURI,
     answer,
     method_of,
@@ -30,6 +32,13 @@ class StaticRoute:
     host: str
     port: int = -1  # -1: the EdgePort uses the transport's default port
     transport: str = ""  # "" keeps the request URI's transport
+    # credentials for a trunk that challenges: sent as X-Gateway-Auth for EdgePort to answer with
+    username: str = ""
+    password: str = field(default="", repr=False)
+
+    @property
+    def gateway_auth(self) -> str:
+        return base64.b64encode(f"{self.username}:{self.password}".encode()).decode() if self.username else ""
 
 
 def load_routes(path: str | Path) -> dict[str, StaticRoute]:
@@ -40,7 +49,8 @@ def load_routes(path: str | Path) -> dict[str, StaticRoute]:
         if not isinstance(route, dict) or "host" not in route:
             raise ValueError(f"{path}: routes.{user} needs a host")
         routes[str(user)] = StaticRoute(
-            str(route["host"]), int(route.get("port", -1)), str(route.get("transport", "")).lower()
+            str(route["host"]), int(route.get("port", -1)), str(route.get("transport", "")).lower(),
+            str(route.get("username", "")), str(route.get("password", "")),
         )
     return routes
 
@@ -72,7 +82,7 @@ class Router:
             self._follow_contact(message.request_uri)
         elif method == "OPTIONS" and not message.request_uri.user:
             return answer(request, ResponseType.OK, "OK")  # a ping for the EdgePort itself
-        elif not self._resolve(message.request_uri):
+        elif not self._resolve(message):
             if method == "ACK":
                 return MessageResponse(message=message)  # nowhere to go; never answer an ACK
             return answer(request, ResponseType.NOT_FOUND, "Not Found")
@@ -91,8 +101,9 @@ class Router:
             message.max_forwards.max_forwards = DEFAULT_MAX_FORWARDS
         return MessageResponse(message=message)
 
-    def _resolve(self, uri: SipURI) -> bool:
-        """Point ``uri`` at a registered user or a static route; False when neither exists."""
+    def _resolve(self, message: SIPMessage) -> bool:
+        """Point the request URI at a registered user or a static route; False when neither exists."""
+        uri = message.request_uri
         binding = self.registrar.lookup(uri)
         if binding is not None:
             uri.CopyFrom(binding.contact.uri)
@@ -103,6 +114,8 @@ class Router:
             uri.host, uri.port = route.host, route.port
             if route.transport:
                 uri.transport_param = route.transport
+            if route.gateway_auth:
+                message.extensions.add(name="X-Gateway-Auth", value=route.gateway_auth)
             return True
         return False
 

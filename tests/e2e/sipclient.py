@@ -25,6 +25,7 @@ def request(
     body: str = "",
     max_forwards: int | None = 70,
     to_tag: str | None = None,
+    from_tag: str | None = None,
 ) -> bytes:
     host, port = local
     branch = branch or "z9hG4bK" + secrets.token_hex(8)
@@ -33,7 +34,7 @@ def request(
     lines = [
         f"{method} {uri} SIP/2.0",
         f"Via: SIP/2.0/{transport} {host}:{port};branch={branch};rport",
-        f"From: <sip:{from_user}@{host}:{port}>;tag={secrets.token_hex(4)}",
+        f"From: <sip:{from_user}@{host}:{port}>;tag={from_tag or secrets.token_hex(4)}",
         f"To: {to_header}",
         f"Call-ID: {call_id}",
         f"CSeq: {cseq} {method}",

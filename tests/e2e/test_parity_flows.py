@@ -1,0 +1,112 @@
+"""Routr parity details over raw UDP: CANCEL, unnamed status codes, STRIP_SESSION_PROGRESS_SDP."""
+
+from __future__ import annotations
+
+import pytest
+
+from .sipclient import UdpPeer, request, response_to
+from .stack import start_edgeport, start_processor
+
+SDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"
+
+
+@pytest.fixture
+def setup(tmp_path, request_env):
+    client, callee = UdpPeer(), UdpPeer()
+    route = {"host": "127.0.0.1", "port": callee.address[1], "transport": "udp"}
+    processor, processor_port = start_processor(tmp_path, routes={"callee": route})
+    edge = start_edgeport(tmp_path, processor_port, env=request_env)
+    yield client, callee, ("127.0.0.1", edge.port)
+    edge.process.kill()
+    processor.kill()
+    client.close()
+    callee.close()
+
+
+@pytest.fixture
+def request_env():
+    return {}
+
+
+def with_headers(data: bytes, *lines: str, body: str = "") -> bytes:
+    head = "".join(f"{line}\r\n" for line in lines)
+    return data.replace(
+        b"Content-Length: 0\r\n\r\n", f"{head}Content-Length: {len(body)}\r\n\r\n{body}".encode()
+    )
+
+
+def final(msg) -> bool:
+    return msg.status is not None and msg.status >= 200
+
+
+def test_cancel_gets_200_and_the_invite_487(setup):
+    client, callee, edge = setup
+    invite = request(
+        "INVITE", "sip:callee@127.0.0.1", client.address, call_id="cancel-1", branch="z9hG4bKcancel1"
+    )
+    client.send(invite, edge)
+    forwarded, source = callee.receive()
+    callee.send(response_to(forwarded, 180, "Ringing"), source)
+    client.receive_until(lambda m: m.status == 180)
+    cancel = invite.replace(b"INVITE sip:", b"CANCEL sip:").replace(b"1 INVITE", b"1 CANCEL")
+    client.send(cancel, edge)
+    assert client.receive_until(lambda m: m.cseq[1] == "CANCEL").status == 200
+    downstream_cancel, source = callee.receive()
+    assert downstream_cancel.method == "CANCEL"
+    assert downstream_cancel.top_via == forwarded.top_via, "CANCEL travels on the forwarded INVITE's branch"
+    assert downstream_cancel.cseq == (forwarded.cseq[0], "CANCEL")
+    callee.send(response_to(downstream_cancel, 200, "OK"), source)
+    callee.send(response_to(forwarded, 487, "Request Terminated"), source)
+    terminated = client.receive_until(lambda m: m.cseq[1] == "INVITE" and final(m))
+    assert terminated.status == 487
+
+
+def test_cancel_without_invite_gets_481(setup):
+    client, _, edge = setup
+    client.send(request("CANCEL", "sip:callee@127.0.0.1", client.address), edge)
+    assert client.receive()[0].status == 481
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"), [(580, "Precondition Failure"), (608, "Rejected"), (429, "Too Many")]
+)
+def test_status_without_a_name_is_relayed_with_its_code_and_phrase(setup, status, reason):
+    client, callee, edge = setup
+    client.send(request("INVITE", "sip:callee@127.0.0.1", client.address), edge)
+    forwarded, source = callee.receive()
+    callee.send(response_to(forwarded, status, reason), source)
+    answer = client.receive_until(final)
+    assert (answer.status, answer.reason) == (status, reason)
+
+
+def test_204_to_message_is_relayed(setup):
+    client, callee, edge = setup
+    client.send(request("MESSAGE", "sip:callee@127.0.0.1", client.address, body="hi"), edge)
+    forwarded, source = callee.receive()
+    callee.send(response_to(forwarded, 204, "No Notification"), source)
+    answer = client.receive_until(final)
+    assert (answer.status, answer.reason) == (204, "No Notification")
+
+
+@pytest.mark.parametrize("request_env", [{"STRIP_SESSION_PROGRESS_SDP": "true"}])
+def test_183_sdp_is_stripped_unless_reliable(setup):
+    client, callee, edge = setup
+    client.send(request("INVITE", "sip:callee@127.0.0.1", client.address), edge)
+    forwarded, source = callee.receive()
+    plain = with_headers(
+        response_to(forwarded, 183, "Session Progress"), "Content-Type: application/sdp", body=SDP
+    )
+    callee.send(plain, source)
+    stripped = client.receive_until(lambda m: m.status == 183)
+    assert stripped.body == b"" and stripped.get("Content-Type") is None
+    reliable = with_headers(
+        response_to(forwarded, 183, "Session Progress"),
+        "Require: 100rel",
+        "RSeq: 1",
+        "Content-Type: application/sdp",
+        body=SDP.replace("4000", "4002"),
+    )
+    callee.send(reliable, source)
+    kept = client.receive_until(lambda m: m.status == 183)
+    assert kept.body == SDP.replace("4000", "4002").encode()
+    assert kept.get("Content-Type") == "application/sdp"
