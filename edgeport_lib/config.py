@@ -29,6 +29,7 @@ __all__ = [
     "ConfigError",
     "Limits",
     "Timers",
+    "OpsConfig",
     "SecurityContext",
     "TlsClientConfig",
     "TransportConfig",
@@ -116,6 +117,14 @@ class Timers:
 
 
 @dataclass(frozen=True)
+class OpsConfig:
+    """The HTTP server for /healthz, /livez and /metrics (started when ENABLE_HEALTHCHECKS=true)."""
+
+    bind_addr: str = "0.0.0.0"
+    port: int = 8080
+
+
+@dataclass(frozen=True)
 class Config:
     kind: str
     api_version: str
@@ -133,6 +142,8 @@ class Config:
     security_context: SecurityContext | None
     limits: Limits
     timers: Timers
+    ops: OpsConfig
+    shutdown_grace_period: float
     console_publisher: bool
     nats_enabled: bool
     nats_subject: str
@@ -348,6 +359,11 @@ class _TimersSchema(_Strict):
     t4 = _seconds("t4")
 
 
+class _OpsSchema(_Strict):
+    bind_addr = fields.String(data_key="bindAddr", validate=_ip_address)
+    port = fields.Integer(strict=True, validate=validate.Range(min=1, max=65535))
+
+
 class _SpecSchema(_Strict):
     transport = fields.List(fields.Nested(_TransportSchema), required=True, validate=_NON_EMPTY_LIST)
     methods = fields.List(fields.String(validate=_method), required=True, validate=_NON_EMPTY_LIST)
@@ -361,6 +377,8 @@ class _SpecSchema(_Strict):
     security_context = fields.Nested(_SecuritySchema, data_key="securityContext", allow_none=True)
     limits = fields.Nested(_LimitsSchema)
     timers = fields.Nested(_TimersSchema)
+    ops = fields.Nested(_OpsSchema)
+    shutdown_grace_period = fields.Float(data_key="shutdownGracePeriod", validate=validate.Range(min=0))
 
 
 class _ConfigSchema(_Strict):
@@ -684,6 +702,8 @@ def _build(data: Mapping[str, Any], settings: _EnvSettings, path: Path) -> Confi
         security_context=_security_context(spec.get("security_context")),
         limits=Limits(**spec.get("limits", {})),
         timers=Timers(**spec.get("timers", {})),
+        ops=OpsConfig(**spec.get("ops", {})),
+        shutdown_grace_period=spec.get("shutdown_grace_period", 30.0),
         console_publisher=settings.console_publisher,
         nats_enabled=settings.nats_enabled,
         nats_subject=settings.nats_subject,

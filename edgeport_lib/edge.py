@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
 import gevent
+import gevent.local
 
 from . import routing
 from .auth_on_behalf import CseqShifts, authenticated_retry, can_answer, parse_gateway_auth, with_cseq
@@ -108,13 +110,25 @@ class Edge:
         self.servers = ServerTransactionTable(max_size=config.limits.max_transactions, timers=timers)
         self.clients = ClientTransactionTable(max_size=config.limits.max_transactions, timers=timers)
         self.cseq_shifts = CseqShifts()
+        # Call-IDs of answered calls not yet ended; bounded, oldest forgotten first
+        self.active_calls: OrderedDict[str, None] = OrderedDict()
+        self.draining = False  # shutting down: no new calls, open ones may finish
         self._kept_reliable_183_logged = False
+        self._processor_time = gevent.local.local()  # per greenlet: processor time of its message
         self._loop = gevent.get_hub().loop
         self._bad_input_logged = 0
 
     # -- entry point --------------------------------------------------------------------------
     def handle(self, data: bytes, flow: Flow) -> None:
         """Handle one received message (a datagram or a frame of a stream)."""
+        started = time.perf_counter()
+        self._processor_time.seconds = 0.0
+        try:
+            self._handle(data, flow)
+        finally:
+            self.metrics.handling(time.perf_counter() - started - self._processor_time.seconds)
+
+    def _handle(self, data: bytes, flow: Flow) -> None:
         try:
             msg = parse_message(data, self.limits)
         except SipParseError as error:
@@ -162,6 +176,9 @@ class Edge:
             return
         if method == "CANCEL":
             self._on_cancel(msg, flow, branch, via.sent_by)
+            return
+        if self.draining and ";tag=" not in (msg.get("To") or ""):
+            self._reply_stateless(msg, flow, 503, headers=[Header("Retry-After", "5")])
             return
         try:
             context = ServerContext(flow)
@@ -216,13 +233,16 @@ class Edge:
 
     def _ask_processor(self, request: processor_pb2.MessageRequest) -> processor_pb2.MessageResponse | None:
         started = time.perf_counter()
+        error = None
         try:
-            answer = self.processor.process(request)
-        except ProcessorUnavailable as error:
-            self.metrics.processor_call(time.perf_counter() - started, error)
+            return self.processor.process(request)
+        except ProcessorUnavailable as unavailable:
+            error = unavailable
             return None
-        self.metrics.processor_call(time.perf_counter() - started)
-        return answer
+        finally:
+            elapsed = time.perf_counter() - started
+            self._processor_time.seconds += elapsed
+            self.metrics.processor_call(elapsed, error)
 
     def _forward(self, txn: ServerTransaction, converted: Converted, answer) -> None:
         credentials = _gateway_credentials(answer)
@@ -323,11 +343,25 @@ class Edge:
         """call.ended for a relayed final answer to BYE, or a failure (> 300) of an INVITE."""
         method = response.cseq[1]
         status = response.status or 0
+        if method == "INVITE" and 200 <= status < 300:
+            self._call_answered(response.call_id)
         if (method == "BYE" and status >= 200) or (method == "INVITE" and status > 300):
             self._call_ended(response, status)
             self.cseq_shifts.forget(response)
 
+    def _call_answered(self, call_id: str) -> None:
+        self.active_calls[call_id] = None
+        self.active_calls.move_to_end(call_id)
+        while len(self.active_calls) > self.config.limits.max_transactions:
+            self.active_calls.popitem(last=False)
+
+    @property
+    def idle(self) -> bool:
+        """No transaction in progress and no answered call waiting for its BYE."""
+        return not self.active_calls and len(self.servers) == 0 and len(self.clients) == 0
+
     def _call_ended(self, msg: SipMessage, status: int) -> None:
+        self.active_calls.pop(msg.call_id, None)
         if self.events.enabled:
             headers = payloads.extra_headers(msg)
             self.events.publish(payloads.CALL_ENDED, payloads.call_ended(msg.call_id, status, headers))

@@ -72,7 +72,6 @@ class EventBus:
         if self._nats is not None:
             self._nats.close(timeout)
 
-    @property
     def stats(self) -> dict[str, Any]:
         """``published`` (confirmed by NATS, or written to the console when NATS is off),
         ``dropped``, ``buffered``, ``connected`` (None when NATS is off) and ``connect_attempts``."""
