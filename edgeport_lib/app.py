@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import gevent
 from gevent.event import Event
@@ -11,15 +12,30 @@ from gevent.pool import Pool
 from .config import Config
 from .convert import EdgeInfo, NetAddress
 from .edge import Edge
+from .events import EventBus
+from .ops import (
+    Health,
+    Heartbeat,
+    Metrics,
+    OpsServer,
+    probe_host,
+    processor_check,
+    start_pool_probe,
+    start_probe,
+)
+from .ops.health import grpc_target_address, start_connect_probe
 from .processor_client import ProcessorClient
+from .security import tls_contexts_for
 from .sip.limits import Limits
 from .transports.connections import ConnectionTable
 from .transports.network import Network
-from .transports.stream import StreamTransport
+from .transports.stream import ConnectionPolicy, StreamTransport
+from .transports.tls import TlsTransport
 from .transports.udp import UdpTransport
+from .transports.websocket import WebSocketTransport
 
 log = logging.getLogger("edgeport")
-SUPPORTED = ("udp", "tcp")
+SUPPORTED = ("udp", "tcp", "tls", "ws", "wss")
 
 
 class UnsupportedTransport(Exception):
@@ -42,19 +58,42 @@ class EdgePortApp:
             NetAddress(t.bind_addr, t.port, t.protocol.upper()) for t in config.transports
         )
         edge_info = EdgeInfo(config.edge_port_ref, listening_points, config.external_addrs, config.localnets)
-        self.edge = Edge(config, self.processor, self.network, edge_info)
+        self.metrics = Metrics()
+        self.events = EventBus.from_config(config)
+        self.edge = Edge(config, self.processor, self.network, edge_info, self.metrics, self.events)
+        self.metrics.bind_gauges(
+            transactions=lambda: {"server": len(self.edge.servers), "client": len(self.edge.clients)},
+            connections=lambda: len(self.network.table),
+        )
+        self.metrics.bind_events(self.events.stats)
+        self.health = Health()
+        self.udp_heartbeat = Heartbeat()
+        self._probes: list[gevent.Greenlet] = []
+        self._ops: OpsServer | None = None
         self._stopped = Event()
+        self._stopping = False
         self._build_transports()
 
     def _build_transports(self) -> None:
-        limits = Limits(self.config.limits.max_message_size, self.config.limits.max_headers,
-                        self.config.limits.max_line_length)
+        conf = self.config.limits
+        limits = Limits(conf.max_message_size, conf.max_headers, conf.max_line_length)
+        policy = ConnectionPolicy(conf.max_connections, conf.max_connections_per_ip, conf.read_timeout,
+                                  conf.idle_timeout)
+        secure = any(entry.protocol in ("tls", "wss") for entry in self.config.transports)
+        tls = tls_contexts_for(self.config.security_context, self.config.source_path) if secure else None
         for entry in self.config.transports:
             if entry.protocol == "udp":
-                self.network.add(UdpTransport(entry.bind_addr, entry.port, self.edge.handle, self.pool))
+                handler = self.udp_heartbeat.wrap_handler(self.edge.handle)
+                self.network.add(UdpTransport(entry.bind_addr, entry.port, handler, self.pool))
+                continue
+            table = self.network.table
+            args = (entry.bind_addr, entry.port, self.edge.handle, self.pool, table, limits, policy)
+            if entry.protocol == "tcp":
+                self.network.add(StreamTransport(*args))
+            elif entry.protocol == "tls":
+                self.network.add(TlsTransport(*args, tls))
             else:
-                self.network.add(StreamTransport(entry.bind_addr, entry.port, self.edge.handle, self.pool,
-                                                 self.network.table, limits, self.config.limits.idle_timeout))
+                self.network.add(WebSocketTransport(*args, tls if entry.protocol == "wss" else None))
 
     def transports(self) -> list:
         return ([self.network.udp] if self.network.udp else []) + list(self.network.streams.values())
@@ -62,15 +101,66 @@ class EdgePortApp:
     def start(self) -> None:
         for transport in self.transports():
             transport.start()
+        self.events.start()
+        if self.config.healthchecks:
+            self._start_health()
         points = ", ".join(f"{t.transport.lower()} {t.bind_addr}:{t.port}" for t in self.transports())
         log.info("EdgePort %s ready: %s; processor %s", self.config.edge_port_ref, points,
                  self.config.processor_addr)
 
+    def _start_health(self) -> None:
+        """/healthz is green only while every listener answers its probe and the processor answers."""
+        self.health.add_check("processor", processor_check(self.processor))
+        address = grpc_target_address(self.config.processor_addr)
+        if address is not None:
+            reachable = Heartbeat()
+            self.health.add_check("processor connection", reachable.check)
+            self._probes.append(start_connect_probe(reachable, *address))
+        for transport in self.transports():
+            name = f"{transport.transport.lower()} {transport.bind_addr}:{transport.port}"
+            if transport.transport == "UDP":
+                beat = self.udp_heartbeat
+            elif transport.transport == "TCP":
+                beat = Heartbeat()
+            else:
+                continue  # TLS/WS listeners share the pool, watched by the pool probe below
+            self.health.add_check(name, beat.check)
+            host = probe_host(transport.bind_addr)
+            self._probes.append(start_probe(beat, transport.transport.lower(), host, transport.port))
+        pool_beat = Heartbeat()
+        self.health.add_check("worker pool", pool_beat.check)
+        self._probes.append(start_pool_probe(pool_beat, self.pool))
+        ops = self.config.ops
+        self._ops = OpsServer(self.health, self.metrics, host=ops.bind_addr, port=ops.port)
+        self._ops.start()
+
     def stop(self) -> None:
+        """Graceful shutdown: refuse new calls, let open ones end (bounded), flush events, close."""
+        if self._stopping:
+            return
+        self._stopping = True
+        gevent.spawn(self._shutdown)
+
+    def _shutdown(self) -> None:
+        grace = self.config.shutdown_grace_period
+        log.info("shutting down: no new calls; waiting up to %.0f s for %d calls and %d transactions",
+                 grace, len(self.edge.active_calls), len(self.edge.servers) + len(self.edge.clients))
+        self.edge.draining = True
+        deadline = time.monotonic() + grace
+        while not self.edge.idle and time.monotonic() < deadline:
+            gevent.sleep(0.1)
+        if not self.edge.idle:
+            log.warning("grace period over with %d calls still open", len(self.edge.active_calls))
+        for probe in self._probes:
+            probe.kill(block=False)
         for transport in self.transports():
             transport.stop()
         self.network.table.close_all()
+        self.events.close(timeout=5.0)
+        if self._ops is not None:
+            self._ops.stop()
         self.processor.close()
+        log.info("EdgePort stopped")
         self._stopped.set()
 
     def serve_forever(self) -> None:

@@ -17,7 +17,6 @@ import grpc.experimental.gevent  # noqa: E402
 grpc.experimental.gevent.init_gevent()
 
 import argparse  # noqa: E402
-import logging  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
 
@@ -26,6 +25,8 @@ import gevent  # noqa: E402
 from . import __version__  # noqa: E402
 from .app import EdgePortApp, UnsupportedTransport  # noqa: E402
 from .config import ConfigError, load_config  # noqa: E402
+from .ops import setup_logging  # noqa: E402
+from .security import SecurityError  # noqa: E402
 
 EXIT_CONFIG = 2
 
@@ -35,21 +36,14 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("config", help="configuration file (YAML or JSON)")
     parser.add_argument("--check-config", action="store_true", help="validate the configuration and exit")
     parser.add_argument("--version", action="version", version=f"edgeport {__version__}")
+    parser.add_argument("--log-format", choices=("text", "json"), default=None,
+                        help="log line format (default: $LOGS_FORMAT, else text)")
     return parser.parse_args(argv)
-
-
-def _setup_logging() -> None:
-    level = os.environ.get("LOGS_LEVEL", "info").upper()
-    logging.basicConfig(
-        level=getattr(logging, level, logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
-    _setup_logging()
+    setup_logging(fmt=args.log_format)
     try:
         config = load_config(args.config)
     except ConfigError as error:
@@ -60,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         app = EdgePortApp(config)
-    except UnsupportedTransport as error:
+    except (UnsupportedTransport, SecurityError) as error:
         print(f"edgeport: {error}", file=sys.stderr)
         return EXIT_CONFIG
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -129,6 +129,8 @@ class Edge:
             self.metrics.handling(time.perf_counter() - started - self._processor_time.seconds)
 
     def _handle(self, data: bytes, flow: Flow) -> None:
+        if not data.strip(b"\r\n"):
+            return  # a CRLF keep-alive over UDP (RFC 5626): nothing to answer
         try:
             msg = parse_message(data, self.limits)
         except SipParseError as error:

@@ -9,6 +9,9 @@ need_apt=()
 command -v sipp >/dev/null 2>&1 || need_apt+=(sip-tester)
 command -v nats-server >/dev/null 2>&1 || need_apt+=(nats-server)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+# Kamailio with its TLS module: the third-party TLS peer of tests/e2e/test_tls_ws.py (sipp has no TLS)
+command -v kamailio >/dev/null 2>&1 || need_apt+=(kamailio)
+dpkg -s kamailio-tls-modules >/dev/null 2>&1 || need_apt+=(kamailio-tls-modules)
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"

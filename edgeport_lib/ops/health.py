@@ -257,3 +257,41 @@ def start_probe(
     if kind == "tcp":
         return start_tcp_probe(heartbeat, host, port, interval)
     raise ValueError(f"no listener probe for {transport} (use start_pool_probe)")
+
+
+def grpc_target_address(target: str) -> tuple[str, int] | None:
+    """The first host and port of a gRPC target (`host:port`, `dns:///host:port`, `ipv4:a:p,...`)."""
+    rest = target
+    for prefix in ("dns:///", "dns:", "ipv4:", "ipv6:"):
+        if rest.startswith(prefix):
+            rest = rest[len(prefix) :]
+            break
+    if "/" in rest:  # dns://authority/host:port
+        rest = rest.rsplit("/", 1)[1]
+    rest = rest.split(",")[0]
+    host, _, port = rest.rpartition(":")
+    if not host or not port.isdigit():
+        return None
+    return host.strip("[]"), int(port)
+
+
+def start_connect_probe(
+    heartbeat: Heartbeat, host: str, port: int, interval: float = DEFAULT_INTERVAL, timeout: float = 1.0
+) -> gevent.Greenlet:
+    """Every ``interval`` s, open (and close) a TCP connection to ``host:port``; beat when it opens.
+
+    For the processor: its client only learns of an outage from failed calls, so without this a
+    processor that died while no SIP traffic flowed would leave /healthz green.
+    """
+
+    def run() -> None:
+        while True:
+            try:
+                socket.create_connection((host, port), timeout=timeout).close()
+            except OSError as error:
+                heartbeat.last_error = str(error) or type(error).__name__
+            else:
+                heartbeat.beat()
+            gevent.sleep(interval)
+
+    return gevent.spawn(run)

@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
-from .base import Flow, SendError, Target
+from typing import Protocol
+
+from .base import Connection, Flow, SendError, Target
 from .connections import ConnectionTable
-from .stream import StreamTransport
 from .udp import UdpTransport
+
+
+class Listener(Protocol):
+    """A connection-oriented listening point (TCP, TLS, WS, WSS): stream.py, tls.py, websocket.py."""
+
+    transport: str
+    bind_addr: str
+    port: int
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def connect(self, host: str, port: int) -> Connection: ...
 
 
 class Network:
     def __init__(self, table: ConnectionTable) -> None:
         self.table = table
         self.udp: UdpTransport | None = None
-        self.streams: dict[str, StreamTransport] = {}
+        self.streams: dict[str, Listener] = {}
 
-    def add(self, transport: UdpTransport | StreamTransport) -> None:
+    def add(self, transport: UdpTransport | Listener) -> None:
         if isinstance(transport, UdpTransport):
             self.udp = transport
         else:

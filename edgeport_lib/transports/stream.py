@@ -63,7 +63,8 @@ class ConnectionGate:
             self.refused += 1
             if self.refused == 1 or self.refused % 1000 == 0:
                 log.warning("%s connection from %s refused: limit reached (%d open, %d from that IP); "
-                            "%d refused so far", self._transport, ip, self.total, self._per_ip[ip], self.refused)
+                            "%d refused so far", self._transport, ip, self.total, self._per_ip[ip],
+                            self.refused)
             return False
         self.total += 1
         self._per_ip[ip] += 1
@@ -117,7 +118,7 @@ class StreamTransport:
 
     def __init__(
         self, bind_addr: str, port: int, handler: Handler, pool: Pool, table: ConnectionTable,
-        limits: Limits, policy: ConnectionPolicy = ConnectionPolicy(),
+        limits: Limits, policy: ConnectionPolicy | None = None,
     ) -> None:
         self.bind_addr = bind_addr
         self.port = port
@@ -125,7 +126,7 @@ class StreamTransport:
         self._pool = pool
         self._table = table
         self._limits = limits
-        self._policy = policy
+        self._policy = policy = policy or ConnectionPolicy()
         self.gate = ConnectionGate(policy, self.transport)
         self._server = StreamServer((bind_addr, port), self._on_accept)
 
@@ -190,7 +191,9 @@ class StreamTransport:
                 else:
                     wait = deadline - time.monotonic()
                     error = ReadTimeout(f"no complete message within {policy.read_timeout:g} s")
-                with gevent.Timeout(max(wait, 0.0), error):
+                    if wait <= 0:
+                        raise error
+                with gevent.Timeout(wait, error):
                     data = conn.sock.recv(READ_SIZE)
                 if not data:
                     break
