@@ -22,3 +22,13 @@ fi
 PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
+
+# The Node.js processor of the compatibility suite (tests/compat) on Routr's published
+# @routr/processor, pinned by tests/compat/package-lock.json.
+if [ ! -d tests/compat/node_modules ]; then
+  if command -v npm >/dev/null 2>&1; then
+    (cd tests/compat && npm ci --ignore-scripts --no-audit --no-fund)
+  else
+    echo "setup.sh: npm not found; tests/compat needs Node.js 20 and npm" >&2
+  fi
+fi

@@ -126,7 +126,7 @@ def _headers(returned: pb.SIPMessage, original: Converted, order: tuple[str, ...
         else:
             texts = []
         headers.extend(Header(name, text) for text in texts)
-    headers.extend(_extensions(returned))
+    headers.extend(_extensions(returned, original))
     return headers
 
 
@@ -152,19 +152,44 @@ def _single_texts(returned: pb.SIPMessage, original: Converted, fname: str) -> l
     return [_FORMATTERS[fname](value)]
 
 
-def _extensions(returned: pb.SIPMessage) -> list[Header]:
-    """Extensions in order; consecutive elements of one list header are joined on one line."""
+def _extensions(returned: pb.SIPMessage, original: Converted) -> list[Header]:
+    """Extensions in order. The elements of one original line, returned unchanged and together,
+    get that line's text back; other consecutive elements of a list header share one line."""
     headers: list[Header] = []
-    for ext in returned.extensions:
-        name = canonical_name(ext.name)
+    extensions = [(canonical_name(ext.name), ext.value) for ext in returned.extensions]
+    i = 0
+    while i < len(extensions):
+        name, value = extensions[i]
         key = name.lower()
+        line, count = _original_line(extensions, i, original)
+        if line is not None:
+            headers.append(Header(name, line))
+            i += count
+            continue
+        i += 1
         if key in (GATEWAY_AUTH, "content-length"):
             continue
         if headers and key in LIST_HEADERS and headers[-1].key == key:
-            headers[-1].value = f"{headers[-1].value}, {ext.value}"
+            headers[-1].value = f"{headers[-1].value}, {value}"
         else:
-            headers.append(Header(name, ext.value))
+            headers.append(Header(name, value))
     return headers
+
+
+def _original_line(
+    extensions: list[tuple[str, str]], start: int, original: Converted
+) -> tuple[str | None, int]:
+    """The original line whose elements are extensions[start:start + n] exactly; (None, 0) if none."""
+    if not original.extension_lines:
+        return None, 0
+    key = extensions[start][0].lower()
+    for (line_key, elements), line in original.extension_lines.items():
+        n = len(elements)
+        if line_key == key and tuple(v for _, v in extensions[start : start + n]) == elements and all(
+            name.lower() == key for name, _ in extensions[start : start + n]
+        ):
+            return line, n
+    return None, 0
 
 
 # -- writing headers from protobuf ------------------------------------------------------------
@@ -215,7 +240,7 @@ def _format_contact(value: pb.Contact) -> str:
     text = _format_address(value.address)
     if value.expires >= 0:
         text += f";expires={value.expires}"
-    if value.q_value > 0:
+    if value.q_value >= 0:  # -1.0 means absent (contract section 2)
         text += f";q={round(value.q_value, 3):g}"
     return text
 

@@ -13,7 +13,7 @@ from ..sip.address import NameAddr, parse_name_addr
 from ..sip.auth import parse_challenge
 from ..sip.errors import SipParseError
 from ..sip.headers import is_list_header, split_list
-from ..sip.message import SipMessage
+from ..sip.message import Header, SipMessage
 from ..sip.parser import is_uint
 from ..sip.uri import AbsoluteUri, Uri, parse_uri
 from ..sip.via import parse_via
@@ -40,12 +40,31 @@ class Converted:
     # field name -> original element texts; aligned with pb's repeated fields, and for a single
     # field every instance (extra Contacts, second challenges) so they survive when unchanged.
     originals: dict[str, list[str]] = field(default_factory=dict)
+    # (header key, its elements) -> the original line, for lines split into several extensions
+    extension_lines: dict[tuple[str, tuple[str, ...]], str] = field(default_factory=dict)
 
 
 def to_protobuf(msg: SipMessage) -> Converted:
     """Convert a parsed message. Raises SipParseError when a dedicated header is malformed."""
+    try:
+        return _to_protobuf(msg, msg)
+    except UnicodeEncodeError:
+        # bytes that are not UTF-8 in the head (kept by the parser as surrogates): protobuf
+        # strings must be UTF-8, so convert a copy where they read as U+FFFD
+        return _to_protobuf(msg, _as_valid_utf8(msg))
+
+
+def _as_valid_utf8(msg: SipMessage) -> SipMessage:
+    return SipMessage(
+        method=msg.method, uri=_text(msg.uri) if msg.uri is not None else None, status=msg.status,
+        reason=_text(msg.reason), version=msg.version, body=msg.body,
+        headers=[Header(h.name, _text(h.value)) for h in msg.headers],
+    )
+
+
+def _to_protobuf(original: SipMessage, msg: SipMessage) -> Converted:
     out = pb.SIPMessage()
-    converted = Converted(msg, out)
+    converted = Converted(original, out)
     if msg.is_request:
         out.request_uri.CopyFrom(sip_uri(parse_uri(msg.uri or "")))
     else:
@@ -80,6 +99,9 @@ def _convert_header(converted: Converted, key: str, name: str, value: str) -> No
     elements = split_list(value) if is_list_header(name, value) else [value]
     for element in elements:
         out.extensions.add(name=name, value=_text(element))
+    if len(elements) > 1:  # one line split into several extensions: remember the line
+        group = (key, tuple(_text(e) for e in elements))
+        converted.extension_lines.setdefault(group, value)
 
 
 def _text(value: str) -> str:
@@ -186,8 +208,10 @@ def _authorization(value: str) -> pb.Authorization:
     scheme, p = parse_challenge(value)
     nc = p.get("nc")
     try:
-        nonce_count = int(nc, 16) if nc else ABSENT
+        nonce_count = int(nc, 16) if nc and len(nc) <= 8 else ABSENT
     except ValueError:
+        nonce_count = ABSENT
+    if nonce_count >= 2**31:
         nonce_count = ABSENT
     return pb.Authorization(
         scheme=scheme, realm=p.get("realm", ""), c_nonce=p.get("cnonce", ""), nonce=p.get("nonce", ""),

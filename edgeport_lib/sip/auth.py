@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 from .headers import split_list
+
+_QUOTED_PAIR = re.compile(r"\\(.)")
 
 
 def parse_challenge(value: str) -> tuple[str, dict[str, str]]:
@@ -15,7 +19,7 @@ def parse_challenge(value: str) -> tuple[str, dict[str, str]]:
             continue
         val = val.strip()
         if len(val) >= 2 and val[0] == val[-1] == '"':
-            val = val[1:-1].replace('\\"', '"')
+            val = _QUOTED_PAIR.sub(r"\1", val[1:-1])
         params[name.strip().lower()] = val
     return scheme, params
 
@@ -24,5 +28,6 @@ def format_challenge(scheme: str, params: list[tuple[str, str, bool]]) -> str:
     """The inverse of parse_challenge: (name, value, quoted) in the order given."""
     items = []
     for name, val, quoted in params:
-        items.append(f'{name}="{val.replace(chr(34), chr(92) + chr(34))}"' if quoted else f"{name}={val}")
+        escaped = val.replace("\\", "\\\\").replace('"', '\\"')
+        items.append(f'{name}="{escaped}"' if quoted else f"{name}={val}")
     return f"{scheme or 'Digest'} " + ", ".join(items)

@@ -15,6 +15,7 @@ from .errors import SipParseError
 from .limits import DEFAULT_LIMITS, Limits
 
 KEEPALIVE = object()  # marker: a CRLF CRLF ping was received
+_PING = b"\r\n\r\n"
 _CONTENT_LENGTH = re.compile(rb"^(?:content-length|l)[ \t]*:[ \t]*([^\r\n]*)", re.IGNORECASE | re.MULTILINE)
 
 
@@ -47,8 +48,8 @@ class StreamFramer:
             if buf[:4] == b"\r\n\r\n":
                 del buf[:4]
                 return KEEPALIVE
-            if len(buf) == 2:
-                return None  # maybe the first half of a ping
+            if len(buf) < 4 and _PING.startswith(buf):
+                return None  # maybe the start of a ping: wait for the rest
             del buf[:2]  # a lone CRLF (a pong, or padding between messages)
         head_end = buf.find(b"\r\n\r\n")
         if head_end == -1:
@@ -71,6 +72,6 @@ class StreamFramer:
         values = {m.group(1).strip() for m in _CONTENT_LENGTH.finditer(head)}
         if not values:
             return 0
-        if len(values) > 1 or not all(v.isdigit() for v in values):
+        if len(values) > 1 or not all(v.isdigit() and len(v) <= 18 for v in values):
             raise FramingError("malformed Content-Length on a stream")
         return int(values.pop())

@@ -26,6 +26,8 @@ def parse_message(data: bytes, limits: Limits = DEFAULT_LIMITS) -> SipMessage:
     """Parse one complete SIP message. Raises SipParseError on anything we do not accept."""
     if len(data) > limits.max_message_size:
         raise SipParseError(f"message too large ({len(data)} bytes, limit {limits.max_message_size})")
+    if data[:1] in (b"\r", b"\n"):
+        data = data.lstrip(b"\r\n")  # RFC 3261 7.5: ignore CRLFs before the start line
     head, rest = _split_head(data)
     bad = _FORBIDDEN.search(head)
     if bad:

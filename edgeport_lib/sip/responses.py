@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import secrets
 
+from .address import parse_name_addr
+from .errors import SipParseError
 from .message import Header, SipMessage
 from .status import reason_phrase
 
@@ -15,9 +17,13 @@ def new_tag() -> str:
 
 
 def add_to_tag(to_value: str, tag: str) -> str:
-    """The To header value with a tag, unless it has one already."""
-    if ";tag=" in to_value.replace(" ", "").lower():
-        return to_value
+    """The To header value with a tag, unless it has one already (a header parameter, not a URI's)."""
+    try:
+        if parse_name_addr(to_value).tag is not None:
+            return to_value
+    except SipParseError:
+        if ";tag=" in to_value.replace(" ", "").lower():
+            return to_value
     return f"{to_value};tag={tag}"
 
 

@@ -89,7 +89,9 @@ def parse_hostport(hostport: str, context: str = "") -> tuple[str, int | None]:
         raise SipParseError(f"bad host in {context[:60]!r}")
     if port_text is None:
         return host, None
-    if not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) <= 65535:
+    if not (port_text.isascii() and port_text.isdigit() and len(port_text) <= 5):
+        raise SipParseError(f"bad port in {context[:60]!r}")
+    if not 0 < int(port_text) <= 65535:
         raise SipParseError(f"bad port in {context[:60]!r}")
     return host, int(port_text)
 

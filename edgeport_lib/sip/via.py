@@ -51,5 +51,13 @@ def parse_via(text: str) -> Via:
 
 
 def _strip_comment(text: str) -> str:
-    paren = text.find("(")
-    return text[:paren] if paren != -1 else text
+    """Cut a trailing `(comment)`; a parenthesis inside a quoted parameter value is not one."""
+    if "(" not in text:
+        return text
+    in_quotes = False
+    for i, ch in enumerate(text):
+        if ch == '"':
+            in_quotes = not in_quotes
+        elif ch == "(" and not in_quotes:
+            return text[:i]
+    return text
