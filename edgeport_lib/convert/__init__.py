@@ -40,23 +40,27 @@ def transport_enum(transport: str) -> int:
     return _TRANSPORTS.get(transport.upper(), common_pb2.UDP)
 
 
-def _net_interface(addr: NetAddress) -> processor_pb2.NetInterface:
-    transport = transport_enum(addr.transport)
-    return processor_pb2.NetInterface(host=addr.host, port=addr.port, transport=transport)
+def _fill_net_interface(target: processor_pb2.NetInterface, addr: NetAddress) -> None:
+    target.host, target.port, target.transport = addr.host, addr.port, transport_enum(addr.transport)
+
+
+_METHODS = {name: value for name, value in processor_pb2.Method.items() if value}
 
 
 def message_request(converted: Converted, sender: NetAddress, edge: EdgeInfo) -> processor_pb2.MessageRequest:
-    """The MessageRequest for a converted message; `sender` per contract section 4."""
+    """The MessageRequest for a converted message; `sender` per contract section 4.
+
+    It is `converted.request`, filled in (its message is already `converted.pb`).
+    """
     msg = converted.message
-    method = msg.method if msg.is_request else msg.cseq[1]
-    request = processor_pb2.MessageRequest(
-        ref=msg.call_id,
-        edge_port_ref=edge.edge_port_ref,
-        method=processor_pb2.Method.Value(method) if method in processor_pb2.Method.keys() else 0,
-        sender=_net_interface(sender),
-        listening_points=[_net_interface(lp) for lp in edge.listening_points],
-        external_addrs=edge.external_addrs,
-        localnets=edge.localnets,
-    )
-    request.message.CopyFrom(converted.pb)
+    request = converted.request
+    request.ref = msg.call_id
+    request.edge_port_ref = edge.edge_port_ref
+    request.method = _METHODS.get(msg.method if msg.is_request else msg.cseq[1], 0)
+    _fill_net_interface(request.sender, sender)
+    del request.listening_points[:]
+    for point in edge.listening_points:
+        _fill_net_interface(request.listening_points.add(), point)
+    request.external_addrs[:] = edge.external_addrs
+    request.localnets[:] = edge.localnets
     return request

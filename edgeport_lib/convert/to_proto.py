@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..protocol import processor_pb2
 from ..protocol import sipmessage_pb2 as pb
 from ..sip.address import NameAddr, parse_name_addr
 from ..sip.auth import parse_challenge
@@ -37,6 +38,7 @@ class Converted:
 
     message: SipMessage
     pb: pb.SIPMessage
+    request: processor_pb2.MessageRequest  # holds `pb` as its message; see message_request()
     # field name -> original element texts; aligned with pb's repeated fields, and for a single
     # field every instance (extra Contacts, second challenges) so they survive when unchanged.
     originals: dict[str, list[str]] = field(default_factory=dict)
@@ -63,10 +65,12 @@ def _as_valid_utf8(msg: SipMessage) -> SipMessage:
 
 
 def _to_protobuf(original: SipMessage, msg: SipMessage) -> Converted:
-    out = pb.SIPMessage()
-    converted = Converted(original, out)
+    # built inside the MessageRequest it will travel in: copying a SIPMessage in costs more
+    request = processor_pb2.MessageRequest()
+    out = request.message
+    converted = Converted(original, out, request)
     if msg.is_request:
-        out.request_uri.CopyFrom(sip_uri(parse_uri(msg.uri or "")))
+        _fill_uri(out.request_uri, parse_uri(msg.uri or ""))
     else:
         out.response_type = response_type_for(msg.status or 0)
         out.reason_phrase = msg.reason
@@ -79,29 +83,34 @@ def _to_protobuf(original: SipMessage, msg: SipMessage) -> Converted:
     return converted
 
 
+# Protobuf sub-messages are filled in place (field.add(), message.field): building them apart
+# and copying them in (CopyFrom, append) costs several times more with the upb runtime.
 def _convert_header(converted: Converted, key: str, name: str, value: str) -> None:
     out = converted.pb
     if key == "content-length":
         return
-    if key in REPEATED_FIELDS:
-        fname = REPEATED_FIELDS[key]
+    fname = REPEATED_FIELDS.get(key)
+    if fname is not None:
+        field_items = getattr(out, fname)
+        fill = _FILLERS[fname]
+        originals = converted.originals.setdefault(fname, [])
         for element in split_list(value):
-            getattr(out, fname).append(_CONVERTERS[fname](element))
-            converted.originals.setdefault(fname, []).append(element)
+            fill(field_items.add(), element)
+            originals.append(element)
         return
-    if key in SINGLE_FIELDS:
-        fname = SINGLE_FIELDS[key]
+    fname = SINGLE_FIELDS.get(key)
+    if fname is not None:
         elements = split_list(value) if key == "contact" else [value]
         if not out.HasField(fname):
-            getattr(out, fname).CopyFrom(_CONVERTERS[fname](elements[0]))
+            _FILLERS[fname](getattr(out, fname), elements[0])
         converted.originals.setdefault(fname, []).extend(elements)
         return
     elements = split_list(value) if is_list_header(name, value) else [value]
+    extensions = out.extensions
     for element in elements:
-        out.extensions.add(name=name, value=_text(element))
+        extensions.add(name=name, value=element)
     if len(elements) > 1:  # one line split into several extensions: remember the line
-        group = (key, tuple(_text(e) for e in elements))
-        converted.extension_lines.setdefault(group, value)
+        converted.extension_lines.setdefault((key, tuple(elements)), value)
 
 
 def _text(value: str) -> str:
@@ -121,80 +130,86 @@ def _int_or_absent(value: str | None) -> int:
 
 
 def sip_uri(uri: Uri) -> pb.SipURI:
+    target = pb.SipURI()
+    _fill_uri(target, uri)
+    return target
+
+
+def _fill_uri(target: pb.SipURI, uri: Uri) -> None:
     if isinstance(uri, AbsoluteUri):
         # tel: and other schemes: the number is the user part; there is no host
-        return pb.SipURI(user=_text(uri.rest.split(";")[0]), port=ABSENT, ttl_param=ABSENT)
+        target.user = uri.rest.split(";")[0]
+        target.port = target.ttl_param = ABSENT
+        return
     params = uri.params
-    return pb.SipURI(
-        user=_text(uri.user or ""),
-        user_password=_text(uri.password or ""),
-        host=uri.host,
-        port=uri.port if uri.port is not None else ABSENT,
-        transport_param=params.get("transport") or "",
-        m_addr_param=params.get("maddr") or "",
-        method_param=params.get("method") or "",
-        user_param=params.get("user") or "",
-        ttl_param=_int_or_absent(params.get("ttl")),
-        lr_param="lr" in params,
-        bnc_param="bnc" in params,
-        secure=uri.secure,
-    )
+    target.host = uri.host
+    target.port = uri.port if uri.port is not None else ABSENT
+    target.ttl_param = _int_or_absent(params.get("ttl")) if "ttl" in params else ABSENT
+    if uri.user:
+        target.user = uri.user
+    if uri.password:
+        target.user_password = uri.password
+    if params:
+        target.transport_param = params.get("transport") or ""
+        target.m_addr_param = params.get("maddr") or ""
+        target.method_param = params.get("method") or ""
+        target.user_param = params.get("user") or ""
+        target.lr_param = "lr" in params
+        target.bnc_param = "bnc" in params
+    target.secure = uri.secure
 
 
-def address(name_addr: NameAddr) -> pb.Address:
+def _fill_address(target: pb.Address, name_addr: NameAddr) -> None:
     if name_addr.wildcard:
-        return pb.Address(wildcard=True)
-    return pb.Address(uri=sip_uri(name_addr.uri), display_name=_text(name_addr.display_text))
+        target.wildcard = True
+        return
+    _fill_uri(target.uri, name_addr.uri)
+    if name_addr.display_name:
+        target.display_name = name_addr.display_text
 
 
-def _header_params(name_addr: NameAddr) -> dict[str, str]:
-    return {k: _text(v or "") for k, v in name_addr.params.items()}
+def _fill_header_params(target, name_addr: NameAddr) -> None:
+    if name_addr.params:
+        target.parameters.update({k: v or "" for k, v in name_addr.params.items()})
 
 
-def _from(value: str) -> pb.From:
+def _fill_from_to(target, value: str) -> None:
     na = parse_name_addr(value)
-    return pb.From(address=address(na), tag=na.tag or "", parameters=_header_params(na))
+    _fill_address(target.address, na)
+    target.tag = na.tag or ""
+    _fill_header_params(target, na)
 
 
-def _to(value: str) -> pb.To:
+def _fill_route(target, value: str) -> None:
     na = parse_name_addr(value)
-    return pb.To(address=address(na), tag=na.tag or "", parameters=_header_params(na))
+    _fill_address(target.address, na)
+    _fill_header_params(target, na)
 
 
-def _route(value: str) -> pb.Route:
+def _fill_contact(target: pb.Contact, value: str) -> None:
     na = parse_name_addr(value)
-    return pb.Route(address=address(na), parameters=_header_params(na))
-
-
-def _record_route(value: str) -> pb.RecordRoute:
-    na = parse_name_addr(value)
-    return pb.RecordRoute(address=address(na), parameters=_header_params(na))
-
-
-def _contact(value: str) -> pb.Contact:
-    na = parse_name_addr(value)
+    _fill_address(target.address, na)
+    target.expires = _int_or_absent(na.params.get("expires"))
     q = na.params.get("q")
     try:
-        q_value = float(q) if q is not None else -1.0
+        target.q_value = float(q) if q is not None else -1.0
     except ValueError:
-        q_value = -1.0
-    return pb.Contact(address=address(na), expires=_int_or_absent(na.params.get("expires")), q_value=q_value)
+        target.q_value = -1.0
 
 
-def _via(value: str) -> pb.Via:
+def _fill_via(target: pb.Via, value: str) -> None:
     via = parse_via(value)
     params = via.params
-    return pb.Via(
-        host=via.host,
-        port=via.port if via.port is not None else ABSENT,
-        branch=params.get("branch") or "",
-        transport=via.transport,
-        r_port_flag="rport" in params,
-        r_port=_int_or_absent(params.get("rport")),
-        received=params.get("received") or "",
-        m_addr=params.get("maddr") or "",
-        ttl=_int_or_absent(params.get("ttl")),
-    )
+    target.host = via.host
+    target.port = via.port if via.port is not None else ABSENT
+    target.transport = via.transport
+    target.r_port = _int_or_absent(params.get("rport"))
+    target.ttl = _int_or_absent(params.get("ttl"))
+    if params:
+        target.branch = params.get("branch") or ""
+        target.r_port_flag = "rport" in params
+        target.received = params.get("received") or ""
+        target.m_addr = params.get("maddr") or ""
 
 
 def _single_int(value: str, name: str) -> int:
@@ -204,7 +219,14 @@ def _single_int(value: str, name: str) -> int:
     return min(int(value), 2**31 - 1)
 
 
-def _authorization(value: str) -> pb.Authorization:
+_AUTHORIZATION_PARAMS = (
+    ("realm", "realm"), ("c_nonce", "cnonce"), ("nonce", "nonce"), ("algorithm", "algorithm"),
+    ("qop", "qop"), ("opaque", "opaque"), ("response", "response"), ("username", "username"),
+    ("uri", "uri"), ("method", "method"),
+)
+
+
+def _fill_authorization(target: pb.Authorization, value: str) -> None:
     scheme, p = parse_challenge(value)
     nc = p.get("nc")
     try:
@@ -213,33 +235,42 @@ def _authorization(value: str) -> pb.Authorization:
         nonce_count = ABSENT
     if nonce_count >= 2**31:
         nonce_count = ABSENT
-    return pb.Authorization(
-        scheme=scheme, realm=p.get("realm", ""), c_nonce=p.get("cnonce", ""), nonce=p.get("nonce", ""),
-        algorithm=p.get("algorithm", ""), qop=p.get("qop", ""), opaque=p.get("opaque", ""),
-        response=p.get("response", ""), username=_text(p.get("username", "")), uri=p.get("uri", ""),
-        method=p.get("method", ""), nonce_count=nonce_count,
-    )
+    target.scheme = scheme
+    for field_name, param in _AUTHORIZATION_PARAMS:
+        setattr(target, field_name, p.get(param, ""))
+    target.nonce_count = nonce_count
 
 
-def _www_authenticate(value: str) -> pb.WWWAuthenticate:
+def _fill_www_authenticate(target: pb.WWWAuthenticate, value: str) -> None:
     scheme, p = parse_challenge(value)
-    return pb.WWWAuthenticate(
-        scheme=scheme, realm=p.get("realm", ""), domain=p.get("domain", ""), nonce=p.get("nonce", ""),
-        algorithm=p.get("algorithm", ""), qop=p.get("qop", ""), opaque=p.get("opaque", ""),
-        stale=p.get("stale", "").lower() == "true",
-    )
+    target.scheme = scheme
+    for field_name in ("realm", "domain", "nonce", "algorithm", "qop", "opaque"):
+        setattr(target, field_name, p.get(field_name, ""))
+    target.stale = p.get("stale", "").lower() == "true"
 
 
-_CONVERTERS = {
-    "via": _via,
-    "route": _route,
-    "record_route": _record_route,
-    "from": _from,
-    "to": _to,
-    "contact": _contact,
-    "call_id": lambda v: pb.CallID(call_id=_text(v)),
-    "expires": lambda v: pb.Expires(expires=_single_int(v, "Expires")),
-    "max_forwards": lambda v: pb.MaxForwards(max_forwards=_single_int(v, "Max-Forwards")),
-    "authorization": _authorization,
-    "www_authenticate": _www_authenticate,
+def _fill_call_id(target: pb.CallID, value: str) -> None:
+    target.call_id = value
+
+
+def _fill_expires(target: pb.Expires, value: str) -> None:
+    target.expires = _single_int(value, "Expires")
+
+
+def _fill_max_forwards(target: pb.MaxForwards, value: str) -> None:
+    target.max_forwards = _single_int(value, "Max-Forwards")
+
+
+_FILLERS = {
+    "via": _fill_via,
+    "route": _fill_route,
+    "record_route": _fill_route,
+    "from": _fill_from_to,
+    "to": _fill_from_to,
+    "contact": _fill_contact,
+    "call_id": _fill_call_id,
+    "expires": _fill_expires,
+    "max_forwards": _fill_max_forwards,
+    "authorization": _fill_authorization,
+    "www_authenticate": _fill_www_authenticate,
 }

@@ -67,10 +67,25 @@ def canonical_name(name: str) -> str:
     return _CANONICAL.get(name.lower(), name)
 
 
+_KEYS: dict[str, str] = {}
+
+
+def canonical_key(name: str) -> str:
+    """canonical_name(name).lower(), remembered for the names code asks about."""
+    key = _KEYS.get(name)
+    if key is None:
+        key = canonical_name(name).lower()
+        if len(_KEYS) < 1024:  # names come from our code, but never let the cache grow unbounded
+            _KEYS[name] = key
+    return key
+
+
 def split_list(value: str) -> list[str]:
     """Split a header value at top-level commas: not inside quotes, <>, or a quoted pair."""
     if "," not in value:
         return [value.strip()]
+    if '"' not in value and "<" not in value:
+        return [part for part in (p.strip() for p in value.split(",")) if part]
     parts: list[str] = []
     start = 0
     in_quotes = False

@@ -9,17 +9,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .headers import canonical_name, is_list_header, split_list
+from .headers import canonical_key, canonical_name, is_list_header, split_list
 
 
-@dataclass(slots=True)
 class Header:
-    name: str  # canonical spelling, compact forms expanded
-    value: str
+    """One header field: its canonical name (compact forms expanded), its value text, and
+    `key`, the lower-case name every lookup compares (computed once: lookups are hot)."""
 
-    @property
-    def key(self) -> str:
-        return self.name.lower()
+    __slots__ = ("name", "value", "key")
+
+    def __init__(self, name: str, value: str) -> None:
+        self.name = name
+        self.value = value
+        self.key = name.lower()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Header) and self.name == other.name and self.value == other.value
+
+    def __repr__(self) -> str:
+        return f"Header(name={self.name!r}, value={self.value!r})"
 
 
 @dataclass(slots=True)
@@ -41,7 +49,7 @@ class SipMessage:
     # -- header access --------------------------------------------------------------------
     def get(self, name: str) -> str | None:
         """The first header of that name (any case, compact forms accepted), or None."""
-        key = canonical_name(name).lower()
+        key = canonical_key(name)
         for header in self.headers:
             if header.key == key:
                 return header.value
@@ -49,7 +57,7 @@ class SipMessage:
 
     def get_all(self, name: str) -> list[str]:
         """Every header line of that name, in order, as raw values."""
-        key = canonical_name(name).lower()
+        key = canonical_key(name)
         return [h.value for h in self.headers if h.key == key]
 
     def values(self, name: str) -> list[str]:
@@ -63,7 +71,7 @@ class SipMessage:
         return out
 
     def count(self, name: str) -> int:
-        key = canonical_name(name).lower()
+        key = canonical_key(name)
         return sum(1 for h in self.headers if h.key == key)
 
     def set(self, name: str, value: str) -> None:
@@ -85,7 +93,7 @@ class SipMessage:
             self.headers.append(header)
 
     def remove(self, name: str) -> None:
-        key = canonical_name(name).lower()
+        key = canonical_key(name)
         self.headers = [h for h in self.headers if h.key != key]
 
     # -- common fields ---------------------------------------------------------------------

@@ -15,9 +15,8 @@ from .limits import DEFAULT_LIMITS, Limits
 from .message import Header, SipMessage
 
 _TOKEN = re.compile(r"^[A-Za-z0-9.!%*_+`'~-]+$")
-_HEAD_END = re.compile(rb"\r?\n\r?\n")
-# RFC 3261 25.1: no control characters but HTAB, and CR only as part of CRLF
-_FORBIDDEN = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)")
+# RFC 3261 25.1: no control characters but HTAB (CR is checked apart: only as part of CRLF)
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SIP_VERSION = "SIP/2.0"
 _SINGLETONS = ("From", "To", "Call-ID", "CSeq")
 
@@ -29,9 +28,9 @@ def parse_message(data: bytes, limits: Limits = DEFAULT_LIMITS) -> SipMessage:
     if data[:1] in (b"\r", b"\n"):
         data = data.lstrip(b"\r\n")  # RFC 3261 7.5: ignore CRLFs before the start line
     head, rest = _split_head(data)
-    bad = _FORBIDDEN.search(head)
-    if bad:
-        what = "NUL byte" if bad.group() == b"\x00" else "control character"
+    bad = _CONTROL.search(head)
+    if bad or head.count(b"\r") != head.count(b"\r\n"):
+        what = "NUL byte" if bad and bad.group() == b"\x00" else "control character"
         raise SipParseError(f"{what} in message head")
     lines = head.decode("utf-8", "surrogateescape").split("\n")
     msg = _parse_start_line(lines, limits)
@@ -52,10 +51,14 @@ def is_uint(text: str) -> bool:
 
 def _split_head(data: bytes) -> tuple[bytes, bytes]:
     """Split at the first empty line (CRLF CRLF, or a bare-LF variant)."""
-    match = _HEAD_END.search(data)
-    if match is None:
+    # an empty line is a LF followed by LF or by CRLF; the CR before the first LF is not head
+    ends = [i for i in (data.find(b"\n\n"), data.find(b"\n\r\n")) if i != -1]
+    if not ends:
         return data, b""
-    return data[: match.start()], data[match.end() :]
+    lf = min(ends)
+    body = lf + (2 if data[lf + 1 : lf + 2] == b"\n" else 3)
+    head_end = lf - 1 if lf > 0 and data[lf - 1 : lf] == b"\r" else lf
+    return data[:head_end], data[body:]
 
 
 def _parse_start_line(lines: list[str], limits: Limits) -> SipMessage:
@@ -124,8 +127,11 @@ def _parse_headers(msg: SipMessage, lines: list[str], limits: Limits) -> None:
 
 
 def _check_mandatory(msg: SipMessage) -> None:
+    counts: dict[str, int] = {}
+    for header in msg.headers:
+        counts[header.key] = counts.get(header.key, 0) + 1
     for name in _SINGLETONS:
-        count = msg.count(name)
+        count = counts.get(name.lower(), 0)
         if count != 1:
             problem = "missing" if count == 0 else "duplicated"
             raise SipParseError(f"{problem} {name} header", msg)
