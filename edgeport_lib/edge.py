@@ -110,8 +110,10 @@ class Edge:
         self.servers = ServerTransactionTable(max_size=config.limits.max_transactions, timers=timers)
         self.clients = ClientTransactionTable(max_size=config.limits.max_transactions, timers=timers)
         self.cseq_shifts = CseqShifts()
-        # Call-IDs of answered calls not yet ended; bounded, oldest forgotten first
-        self.active_calls: OrderedDict[str, None] = OrderedDict()
+        # answered calls not yet ended -> the connections they run over; bounded, oldest first out
+        self.active_calls: OrderedDict[str, tuple] = OrderedDict()
+        self._calls_by_connection: dict[int, set[str]] = {}
+        network.table.on_remove = self._connection_closed
         self.draining = False  # shutting down: no new calls, open ones may finish
         self._kept_reliable_183_logged = False
         self._processor_time = gevent.local.local()  # per greenlet: processor time of its message
@@ -325,7 +327,7 @@ class Edge:
             self._send(routing.response_target(out), out)
         cancelled = server is not None and server.context.cancelled
         if not cancelled:  # a cancelled call's call.ended went out with the CANCEL
-            self._maybe_call_ended(out)
+            self._maybe_call_ended(out, server)
 
     def _strip_session_progress(self, response: SipMessage) -> None:
         """STRIP_SESSION_PROGRESS_SDP: drop a 183's SDP, unless it is reliable (RFC 3262)."""
@@ -341,21 +343,50 @@ class Edge:
         response.body = b""
         response.remove("Content-Type")
 
-    def _maybe_call_ended(self, response: SipMessage) -> None:
+    def _maybe_call_ended(self, response: SipMessage, server: ServerTransaction | None = None) -> None:
         """call.ended for a relayed final answer to BYE, or a failure (> 300) of an INVITE."""
         method = response.cseq[1]
         status = response.status or 0
         if method == "INVITE" and 200 <= status < 300:
-            self._call_answered(response.call_id)
+            self._call_answered(response.call_id, server)
         if (method == "BYE" and status >= 200) or (method == "INVITE" and status > 300):
             self._call_ended(response, status)
             self.cseq_shifts.forget(response)
 
-    def _call_answered(self, call_id: str) -> None:
-        self.active_calls[call_id] = None
-        self.active_calls.move_to_end(call_id)
+    def _call_answered(self, call_id: str, server: ServerTransaction | None) -> None:
+        """Remember an answered call and the connections it runs over (caller's, callee's)."""
+        connections = self._call_connections(server)
+        self._forget_call(call_id)
+        self.active_calls[call_id] = connections
+        for conn in connections:
+            self._calls_by_connection.setdefault(id(conn), set()).add(call_id)
         while len(self.active_calls) > self.config.limits.max_transactions:
-            self.active_calls.popitem(last=False)
+            self._forget_call(next(iter(self.active_calls)))
+
+    def _call_connections(self, server: ServerTransaction | None) -> tuple:
+        if server is None:
+            return ()
+        context: ServerContext = server.context
+        found = [context.flow.connection]
+        if context.client is not None:
+            target = context.client.context.target
+            found.append(self.network.table.get(target.transport, target.host, target.port))
+        return tuple(conn for conn in found if conn is not None)
+
+    def _forget_call(self, call_id: str) -> None:
+        for conn in self.active_calls.pop(call_id, ()):
+            calls = self._calls_by_connection.get(id(conn))
+            if calls is not None:
+                calls.discard(call_id)
+                if not calls:
+                    del self._calls_by_connection[id(conn)]
+
+    def _connection_closed(self, conn) -> None:
+        """A connection went away: the answered calls that ran over it have ended (contract 7)."""
+        for call_id in list(self._calls_by_connection.get(id(conn), ())):
+            self._forget_call(call_id)
+            if self.events.enabled:
+                self.events.publish(payloads.CALL_ENDED, payloads.call_connection_failed(call_id))
 
     @property
     def idle(self) -> bool:
@@ -363,7 +394,7 @@ class Edge:
         return not self.active_calls and len(self.servers) == 0 and len(self.clients) == 0
 
     def _call_ended(self, msg: SipMessage, status: int) -> None:
-        self.active_calls.pop(msg.call_id, None)
+        self._forget_call(msg.call_id)
         if self.events.enabled:
             headers = payloads.extra_headers(msg)
             self.events.publish(payloads.CALL_ENDED, payloads.call_ended(msg.call_id, status, headers))

@@ -8,6 +8,7 @@ WebSocket browser) goes back over the connection it opened.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from .base import Connection
 
@@ -18,6 +19,8 @@ Key = tuple[str, str, int]
 class ConnectionTable:
     def __init__(self) -> None:
         self._by_key: dict[Key, Connection] = {}
+        # told of every connection that leaves the table (closed by either side)
+        self.on_remove: Callable[[Connection], None] | None = None
 
     def __len__(self) -> int:
         return len(self._by_key)
@@ -29,6 +32,8 @@ class ConnectionTable:
         key = (conn.transport, conn.remote[0], conn.remote[1])
         if self._by_key.get(key) is conn:
             del self._by_key[key]
+            if self.on_remove is not None:
+                self.on_remove(conn)
 
     def get(self, transport: str, host: str, port: int) -> Connection | None:
         conn = self._by_key.get((transport, host, port))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .sipclient import UdpPeer, request, response_to
+from .sipclient import TcpPeer, UdpPeer, request, response_to
 from .stack import start_edgeport, start_processor
 
 SDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"
@@ -110,3 +110,24 @@ def test_183_sdp_is_stripped_unless_reliable(setup):
     kept = client.receive_until(lambda m: m.status == 183)
     assert kept.body == SDP.replace("4000", "4002").encode()
     assert kept.get("Content-Type") == "application/sdp"
+
+
+def test_a_closed_connection_ends_its_answered_calls(tmp_path):
+    """call.ended (SERVICE_UNAVAILABLE) when the TCP connection of an answered call goes away."""
+    callee = UdpPeer()
+    route = {"host": "127.0.0.1", "port": callee.address[1], "transport": "udp"}
+    processor, processor_port = start_processor(tmp_path, routes={"callee": route})
+    edge = start_edgeport(tmp_path, processor_port, env={"CONSOLE_PUBLISHER_ENABLED": "true"})
+    try:
+        caller = TcpPeer(("127.0.0.1", edge.port))
+        caller.send(request("INVITE", "sip:callee@127.0.0.1", caller.address, "TCP", call_id="dropped-1"))
+        forwarded, source = callee.receive()
+        callee.send(response_to(forwarded, 200, "OK"), source)
+        assert caller.receive_until(final).status == 200
+        caller.close()
+        line = edge.process.wait_for_line('"hangupCause":"SERVICE_UNAVAILABLE"', timeout=15)
+        assert "dropped-1" in line and "call.ended" in line
+    finally:
+        callee.close()
+        edge.process.kill()
+        processor.kill()
