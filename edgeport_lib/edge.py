@@ -17,6 +17,7 @@ from typing import Any
 
 import gevent
 import gevent.local
+from gevent.lock import Semaphore
 
 from . import routing
 from .auth_on_behalf import CseqShifts, authenticated_retry, can_answer, parse_gateway_auth, with_cseq
@@ -85,6 +86,9 @@ class ClientContext:
     caller_cseq: int | None = None  # the caller's CSeq when the next hop counts differently
     timers: dict[str, Any] = field(default_factory=dict)
     last_flow: Flow | None = None
+    # responses of one transaction are relayed one at a time, in arrival order: each waits for
+    # its processor call, and a 486 must not overtake the 180 that came before it
+    relay_lock: Semaphore = field(default_factory=Semaphore)
 
 
 class Edge:
@@ -303,8 +307,9 @@ class Edge:
         branch = routing.parse_via(vias[0]).branch or ""
         client = self.clients.match(branch, msg.cseq[1])
         if client is not None:
-            client.context.last_flow = flow
-            self._run(client, client.on_response(msg))
+            with client.context.relay_lock:
+                client.context.last_flow = flow
+                self._run(client, client.on_response(msg))
         elif msg.status != 100:
             self._relay_response(msg, flow, None)
 
