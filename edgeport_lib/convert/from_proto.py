@@ -26,6 +26,20 @@ _RESPONSE_ORDER = ("via", "record_route", "from", "to", "call_id", "contact", "e
                    "www_authenticate")
 
 
+_REPEATED = frozenset(REPEATED_FIELDS.values())
+_NAMES: dict[str, str] = {}
+
+
+def _canonical(name: str) -> str:
+    """canonical_name, remembered (bounded) for the extension names processors send back."""
+    canonical = _NAMES.get(name)
+    if canonical is None:
+        canonical = canonical_name(name)
+        if len(_NAMES) < 1024:
+            _NAMES[name] = canonical
+    return canonical
+
+
 class InvalidProcessorMessage(ValueError):
     """The processor returned something that cannot become a SIP message."""
 
@@ -118,7 +132,7 @@ def _headers(returned: pb.SIPMessage, original: Converted, order: tuple[str, ...
     headers: list[Header] = []
     for fname in order:
         name = _FIELD_HEADER[fname]
-        if fname in REPEATED_FIELDS.values():
+        if fname in _REPEATED:
             texts = _repeated_texts(getattr(returned, fname), getattr(original.pb, fname),
                                     original.originals.get(fname, []), fname)
         elif returned.HasField(fname):
@@ -156,16 +170,18 @@ def _extensions(returned: pb.SIPMessage, original: Converted) -> list[Header]:
     """Extensions in order. The elements of one original line, returned unchanged and together,
     get that line's text back; other consecutive elements of a list header share one line."""
     headers: list[Header] = []
-    extensions = [(canonical_name(ext.name), ext.value) for ext in returned.extensions]
+    extensions = [(_canonical(ext.name), ext.value) for ext in returned.extensions]
+    lines = original.extension_lines
     i = 0
     while i < len(extensions):
         name, value = extensions[i]
         key = name.lower()
-        line, count = _original_line(extensions, i, original)
-        if line is not None:
-            headers.append(Header(name, line))
-            i += count
-            continue
+        if lines and (key, value) in lines:
+            line, count = _original_line(extensions, i, original)
+            if line is not None:
+                headers.append(Header(name, line))
+                i += count
+                continue
         i += 1
         if key in (GATEWAY_AUTH, "content-length"):
             continue
@@ -182,12 +198,12 @@ def _original_line(
     """The original line whose elements are extensions[start:start + n] exactly; (None, 0) if none."""
     if not original.extension_lines:
         return None, 0
-    key = extensions[start][0].lower()
-    for (line_key, elements), line in original.extension_lines.items():
+    name, value = extensions[start]
+    key = name.lower()
+    for elements, line in original.extension_lines.get((key, value), ()):
         n = len(elements)
-        if line_key == key and tuple(v for _, v in extensions[start : start + n]) == elements and all(
-            name.lower() == key for name, _ in extensions[start : start + n]
-        ):
+        window = extensions[start : start + n]
+        if tuple(v for _, v in window) == elements and all(k.lower() == key for k, _ in window):
             return line, n
     return None, 0
 

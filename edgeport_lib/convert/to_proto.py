@@ -6,6 +6,7 @@ so that from_proto.py can write unchanged headers back exactly as they came (the
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from ..protocol import processor_pb2
@@ -42,8 +43,8 @@ class Converted:
     # field name -> original element texts; aligned with pb's repeated fields, and for a single
     # field every instance (extra Contacts, second challenges) so they survive when unchanged.
     originals: dict[str, list[str]] = field(default_factory=dict)
-    # (header key, its elements) -> the original line, for lines split into several extensions
-    extension_lines: dict[tuple[str, tuple[str, ...]], str] = field(default_factory=dict)
+    # lines split into several extensions, by (header key, first element): [(elements, line)]
+    extension_lines: dict[tuple[str, str], list[tuple[tuple[str, ...], str]]] = field(default_factory=dict)
 
 
 def to_protobuf(msg: SipMessage) -> Converted:
@@ -92,17 +93,16 @@ def _convert_header(converted: Converted, key: str, name: str, value: str) -> No
     fname = REPEATED_FIELDS.get(key)
     if fname is not None:
         field_items = getattr(out, fname)
-        fill = _FILLERS[fname]
         originals = converted.originals.setdefault(fname, [])
         for element in split_list(value):
-            fill(field_items.add(), element)
+            _fill_cached(fname, field_items.add(), element)
             originals.append(element)
         return
     fname = SINGLE_FIELDS.get(key)
     if fname is not None:
         elements = split_list(value) if key == "contact" else [value]
         if not out.HasField(fname):
-            _FILLERS[fname](getattr(out, fname), elements[0])
+            _fill_cached(fname, getattr(out, fname), elements[0])
         converted.originals.setdefault(fname, []).extend(elements)
         return
     elements = split_list(value) if is_list_header(name, value) else [value]
@@ -110,7 +110,29 @@ def _convert_header(converted: Converted, key: str, name: str, value: str) -> No
     for element in elements:
         extensions.add(name=name, value=element)
     if len(elements) > 1:  # one line split into several extensions: remember the line
-        converted.extension_lines.setdefault((key, tuple(elements)), value)
+        converted.extension_lines.setdefault((key, elements[0]), []).append((tuple(elements), value))
+
+
+# The same header texts come back again and again (a dialog's From, To, Contact and Route in
+# every request and response; a trunk's Request-URI in every call), and parsing a name-addr
+# costs ten times more than decoding the few bytes of its protobuf. So filled sub-messages are
+# remembered by (field, text), serialized, in a bounded LRU.
+_FILL_CACHE: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+FILL_CACHE_SIZE = 4096
+
+
+def _fill_cached(fname: str, target, text: str) -> None:
+    key = (fname, text)
+    data = _FILL_CACHE.get(key)
+    if data is not None:
+        _FILL_CACHE.move_to_end(key)
+        target.SetInParent()
+        target.MergeFromString(data)
+        return
+    _FILLERS[fname](target, text)
+    _FILL_CACHE[key] = target.SerializeToString()
+    if len(_FILL_CACHE) > FILL_CACHE_SIZE:
+        _FILL_CACHE.popitem(last=False)
 
 
 def _text(value: str) -> str:
