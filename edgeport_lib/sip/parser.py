@@ -29,10 +29,16 @@ def parse_message(data: bytes, limits: Limits = DEFAULT_LIMITS) -> SipMessage:
         data = data.lstrip(b"\r\n")  # RFC 3261 7.5: ignore CRLFs before the start line
     head, rest = _split_head(data)
     bad = _CONTROL.search(head)
-    if bad or head.count(b"\r") != head.count(b"\r\n"):
+    crlf = head.count(b"\r\n")
+    if bad or head.count(b"\r") != crlf:
         what = "NUL byte" if bad and bad.group() == b"\x00" else "control character"
         raise SipParseError(f"{what} in message head")
-    lines = head.decode("utf-8", "surrogateescape").split("\n")
+    text = head.decode("utf-8", "surrogateescape")
+    # CRLF line ends (the norm) split directly; bare LFs (tolerated) need the CRs trimmed
+    if head.count(b"\n") == crlf:
+        lines = text.split("\r\n")
+    else:
+        lines = [line.rstrip("\r") for line in text.split("\n")]
     msg = _parse_start_line(lines, limits)
     _parse_headers(msg, lines, limits)
     _check_mandatory(msg)
@@ -67,7 +73,7 @@ def _parse_start_line(lines: list[str], limits: Limits) -> SipMessage:
         lines.pop(0)
     if not lines:
         raise SipParseError("empty message")
-    line = lines.pop(0).rstrip("\r")
+    line = lines.pop(0)
     if len(line) > limits.max_line_length:
         raise SipParseError("start line too long")
     if line[:4].upper() == "SIP/":
@@ -105,8 +111,7 @@ def _is_sip_version(text: str) -> bool:
 
 def _parse_headers(msg: SipMessage, lines: list[str], limits: Limits) -> None:
     headers = msg.headers
-    for raw in lines:
-        line = raw.rstrip("\r")
+    for line in lines:
         if len(line) > limits.max_line_length:
             raise SipParseError("header line too long", msg)
         if not line:
@@ -118,12 +123,25 @@ def _parse_headers(msg: SipMessage, lines: list[str], limits: Limits) -> None:
             last.value = f"{last.value} {line.strip()}".strip()
             continue
         name, colon, value = line.partition(":")
-        name = name.rstrip(" \t")
-        if not colon or not _TOKEN.match(name):
-            raise SipParseError(f"malformed header line {line[:40]!r}", msg)
-        headers.append(Header(canonical_name(name), value.strip()))
+        canonical = _NAMES.get(name) if colon else None
+        if canonical is None:
+            name = name.rstrip(" \t")
+            if not colon or not _TOKEN.match(name):
+                raise SipParseError(f"malformed header line {line[:40]!r}", msg)
+            canonical = _remember_name(name)
+        headers.append(Header(canonical, value.strip()))
         if len(headers) > limits.max_headers:
             raise SipParseError(f"too many headers (limit {limits.max_headers})", msg)
+
+
+_NAMES: dict[str, str] = {}  # header names as received (valid tokens) -> canonical spelling
+
+
+def _remember_name(name: str) -> str:
+    canonical = canonical_name(name)
+    if len(_NAMES) < 2048:  # names are few in practice; never let hostile input grow it
+        _NAMES[name] = canonical
+    return canonical
 
 
 def _check_mandatory(msg: SipMessage) -> None:
