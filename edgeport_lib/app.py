@@ -9,6 +9,7 @@ import gevent
 from gevent.event import Event
 from gevent.pool import Pool
 
+from .access import AccessList
 from .config import Config
 from .convert import EdgeInfo, NetAddress
 from .edge import Edge
@@ -29,7 +30,7 @@ from .security import tls_contexts_for
 from .sip.limits import Limits
 from .transports.connections import ConnectionTable
 from .transports.network import Network
-from .transports.stream import ConnectionPolicy, StreamTransport
+from .transports.stream import ConnectionPolicy, StreamTransport, guard_accepts
 from .transports.tls import TlsTransport
 from .transports.udp import UdpTransport
 from .transports.websocket import WebSocketTransport
@@ -81,19 +82,28 @@ class EdgePortApp:
                                   conf.idle_timeout)
         secure = any(entry.protocol in ("tls", "wss") for entry in self.config.transports)
         tls = tls_contexts_for(self.config.security_context, self.config.source_path) if secure else None
+        rules = self.config.access_control
+        # the health probes send from the address they probe: never deny them
+        probes = {probe_host(t.bind_addr) for t in self.config.transports} if self.config.healthchecks else ()
+        access = AccessList(rules.allow, rules.deny, exempt=probes)
+        if access.enabled:
+            log.info("access control: %s", access)
         for entry in self.config.transports:
             if entry.protocol == "udp":
                 handler = self.udp_heartbeat.wrap_handler(self.edge.handle)
-                self.network.add(UdpTransport(entry.bind_addr, entry.port, handler, self.pool))
+                self.network.add(UdpTransport(entry.bind_addr, entry.port, handler, self.pool, access))
                 continue
             table = self.network.table
             args = (entry.bind_addr, entry.port, self.edge.handle, self.pool, table, limits, policy)
             if entry.protocol == "tcp":
-                self.network.add(StreamTransport(*args))
-            elif entry.protocol == "tls":
-                self.network.add(TlsTransport(*args, tls))
+                self.network.add(StreamTransport(*args, access))
+                continue
+            if entry.protocol == "tls":
+                transport = TlsTransport(*args, tls)
             else:
-                self.network.add(WebSocketTransport(*args, tls if entry.protocol == "wss" else None))
+                transport = WebSocketTransport(*args, tls if entry.protocol == "wss" else None)
+            guard_accepts(transport._server, access)  # before the TLS handshake or HTTP upgrade
+            self.network.add(transport)
 
     def transports(self) -> list:
         return ([self.network.udp] if self.network.udp else []) + list(self.network.streams.values())

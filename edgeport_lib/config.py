@@ -25,6 +25,7 @@ import yaml
 from marshmallow import INCLUDE, RAISE, Schema, ValidationError, fields, validate
 
 __all__ = [
+    "AccessControl",
     "Config",
     "ConfigError",
     "Limits",
@@ -125,6 +126,17 @@ class OpsConfig:
 
 
 @dataclass(frozen=True)
+class AccessControl:
+    """Source CIDR lists checked before parsing (EdgePort extension; see edgeport_lib/access.py).
+
+    Empty ``allow``: every source not denied is allowed. ``deny`` wins over ``allow``.
+    """
+
+    allow: tuple[str, ...] = ()
+    deny: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Config:
     kind: str
     api_version: str
@@ -152,6 +164,7 @@ class Config:
     strip_session_progress_sdp: bool
     ignore_loopback_from_localnets: bool
     source_path: Path
+    access_control: AccessControl = AccessControl()
 
 
 # --------------------------------------------------------------------------- validators
@@ -364,6 +377,11 @@ class _OpsSchema(_Strict):
     port = fields.Integer(strict=True, validate=validate.Range(min=1, max=65535))
 
 
+class _AccessControlSchema(_Strict):
+    allow = fields.List(fields.String(validate=_cidr))
+    deny = fields.List(fields.String(validate=_cidr))
+
+
 class _SpecSchema(_Strict):
     transport = fields.List(fields.Nested(_TransportSchema), required=True, validate=_NON_EMPTY_LIST)
     methods = fields.List(fields.String(validate=_method), required=True, validate=_NON_EMPTY_LIST)
@@ -379,6 +397,7 @@ class _SpecSchema(_Strict):
     timers = fields.Nested(_TimersSchema)
     ops = fields.Nested(_OpsSchema)
     shutdown_grace_period = fields.Float(data_key="shutdownGracePeriod", validate=validate.Range(min=0))
+    access_control = fields.Nested(_AccessControlSchema, data_key="accessControl", allow_none=True)
 
 
 class _ConfigSchema(_Strict):
@@ -530,6 +549,8 @@ class _EnvSettings:
     hostname: str | None = None
     external_addrs: tuple[str, ...] | None = None
     localnets: tuple[str, ...] | None = None
+    access_allow: tuple[str, ...] | None = None
+    access_deny: tuple[str, ...] | None = None
     ignore_loopback_from_localnets: bool = False
     console_publisher: bool = False
     nats_enabled: bool = False
@@ -582,6 +603,12 @@ def _read_env_addresses(env: Mapping[str, str], settings: _EnvSettings) -> list[
     if value := _env_value(env, "LOCALNETS"):
         settings.localnets = _split_list(value)
         errors += [f"env:LOCALNETS: {p}" for p in map(cidr_problem, settings.localnets) if p]
+    if value := _env_value(env, "ACCESS_ALLOW"):
+        settings.access_allow = _split_list(value)
+        errors += [f"env:ACCESS_ALLOW: {p}" for p in map(cidr_problem, settings.access_allow) if p]
+    if value := _env_value(env, "ACCESS_DENY"):
+        settings.access_deny = _split_list(value)
+        errors += [f"env:ACCESS_DENY: {p}" for p in map(cidr_problem, settings.access_deny) if p]
     return errors
 
 
@@ -681,6 +708,14 @@ def _localnets(spec: Mapping[str, Any], settings: _EnvSettings) -> tuple[str, ..
     return configured or detect_localnets(settings.ignore_loopback_from_localnets)
 
 
+def _access_control(spec: Mapping[str, Any], settings: _EnvSettings) -> AccessControl:
+    """spec.accessControl, each list replaced by ACCESS_ALLOW / ACCESS_DENY when set."""
+    conf = spec.get("access_control") or {}
+    allow = settings.access_allow or tuple(net.strip() for net in conf.get("allow", ()))
+    deny = settings.access_deny or tuple(net.strip() for net in conf.get("deny", ()))
+    return AccessControl(allow=allow, deny=deny)
+
+
 def _build(data: Mapping[str, Any], settings: _EnvSettings, path: Path) -> Config:
     spec = data["spec"]
     bind_addr = spec.get("bind_addr", DEFAULT_BIND_ADDR)
@@ -712,6 +747,7 @@ def _build(data: Mapping[str, Any], settings: _EnvSettings, path: Path) -> Confi
         strip_session_progress_sdp=settings.strip_session_progress_sdp,
         ignore_loopback_from_localnets=settings.ignore_loopback_from_localnets,
         source_path=path,
+        access_control=_access_control(spec, settings),
     )
 
 

@@ -68,6 +68,10 @@ log = logging.getLogger(__name__)
 KNOWN_METHODS = frozenset(processor_pb2.Method.keys()) - {"UNKNOWN"}
 
 
+def _retry_after() -> Header:
+    return Header("Retry-After", "5")
+
+
 @dataclass(slots=True)
 class ServerContext:
     flow: Flow
@@ -123,6 +127,7 @@ class Edge:
         self._processor_time = gevent.local.local()  # per greenlet: processor time of its message
         self._loop = gevent.get_hub().loop
         self._bad_input_logged = 0
+        self._table_full_count = 0
 
     # -- entry point --------------------------------------------------------------------------
     def handle(self, data: bytes, flow: Flow) -> None:
@@ -186,17 +191,26 @@ class Edge:
             self._on_cancel(msg, flow, branch, via.sent_by)
             return
         if self.draining and ";tag=" not in (msg.get("To") or ""):
-            self._reply_stateless(msg, flow, 503, headers=[Header("Retry-After", "5")])
+            self._reply_stateless(msg, flow, 503, headers=[_retry_after()])
             return
         try:
             context = ServerContext(flow)
             txn = self.servers.create(msg, branch, via.sent_by, reliable=flow.reliable, context=context)
         except TableFull:
-            self._reply_stateless(msg, flow, 503, headers=[Header("Retry-After", "5")])
+            self._table_full("server")
+            self._reply_stateless(msg, flow, 503, headers=[_retry_after()])
             return
         if txn.should_send_trying:
             self._run(txn, txn.send_response(make_response(msg, 100)))
         self._process_request(txn, msg, via, flow)
+
+    def _table_full(self, which: str) -> None:
+        """Log the first refusal of a burst and then one per 1,000 (never one per request)."""
+        self._table_full_count += 1
+        if self._table_full_count % 1000 == 1:
+            limit = self.config.limits.max_transactions
+            log.warning("%s transaction table full (spec.limits.maxTransactions %d): answering 503; "
+                        "%d refused so far", which, limit, self._table_full_count)
 
     def _request_acceptable(self, msg: SipMessage, flow: Flow) -> bool:
         method = msg.method or ""
@@ -232,6 +246,9 @@ class Edge:
                 self._forward(txn, converted, answer)
             else:
                 raise InvalidProcessorMessage("processor message has neither request_uri nor response_type")
+        except TableFull:
+            self._table_full("client")
+            self._run(txn, txn.send_response(make_response(msg, 503, headers=[_retry_after()])))
         except (InvalidProcessorMessage, SipParseError, ValueError) as error:
             log.error("processor answer for %s %s unusable: %s", msg.method, msg.call_id, error)
             self._respond(txn, 500)

@@ -13,6 +13,7 @@ import re
 
 from .errors import SipParseError
 from .limits import DEFAULT_LIMITS, Limits
+from .parser import find_head_end
 
 KEEPALIVE = object()  # marker: a CRLF CRLF ping was received
 _PING = b"\r\n\r\n"
@@ -20,7 +21,14 @@ _CONTENT_LENGTH = re.compile(rb"^(?:content-length|l)[ \t]*:[ \t]*([^\r\n]*)", r
 
 
 class FramingError(SipParseError):
-    """The stream cannot be cut into messages any more; close the connection."""
+    """The stream cannot be cut into messages any more; close the connection.
+
+    `frames` holds what was cut from the same read before the problem: hand them over first.
+    """
+
+    def __init__(self, reason: str, frames: list | None = None) -> None:
+        super().__init__(reason)
+        self.frames = frames or []
 
 
 class StreamFramer:
@@ -37,7 +45,11 @@ class StreamFramer:
         self._buffer += data
         out: list = []
         while True:
-            item = self._next()
+            try:
+                item = self._next()
+            except FramingError as error:
+                error.frames = out
+                raise
             if item is None:
                 return out
             out.append(item)
@@ -51,12 +63,12 @@ class StreamFramer:
             if len(buf) < 4 and _PING.startswith(buf):
                 return None  # maybe the start of a ping: wait for the rest
             del buf[:2]  # a lone CRLF (a pong, or padding between messages)
-        head_end = buf.find(b"\r\n\r\n")
-        if head_end == -1:
+        found = find_head_end(buf)
+        if found is None:
             if len(buf) > self._limits.max_message_size:
                 raise FramingError("message head exceeds the size limit")
             return None
-        body_start = head_end + 4
+        head_end, body_start = found
         length = self._content_length(bytes(buf[:head_end]))
         total = body_start + length
         if total > self._limits.max_message_size:

@@ -55,16 +55,27 @@ def is_uint(text: str) -> bool:
     return 0 < len(text) <= 18 and text.isascii() and text.isdigit()
 
 
-def _split_head(data: bytes) -> tuple[bytes, bytes]:
-    """Split at the first empty line (CRLF CRLF, or a bare-LF variant)."""
-    # an empty line is a LF followed by LF or by CRLF; the CR before the first LF is not head
+def find_head_end(data: bytes | bytearray) -> tuple[int, int] | None:
+    """(end of the head, start of the body) at the first empty line, or None when there is none.
+
+    An empty line is a LF followed by LF or CRLF (CRLF CRLF, or a bare-LF variant); the CR
+    before that first LF is not part of the head. The stream framer cuts with this too, so
+    framer and parser always agree on where a head ends.
+    """
     ends = [i for i in (data.find(b"\n\n"), data.find(b"\n\r\n")) if i != -1]
     if not ends:
-        return data, b""
+        return None
     lf = min(ends)
     body = lf + (2 if data[lf + 1 : lf + 2] == b"\n" else 3)
     head_end = lf - 1 if lf > 0 and data[lf - 1 : lf] == b"\r" else lf
-    return data[:head_end], data[body:]
+    return head_end, body
+
+
+def _split_head(data: bytes) -> tuple[bytes, bytes]:
+    found = find_head_end(data)
+    if found is None:
+        return data, b""
+    return data[: found[0]], data[found[1] :]
 
 
 def _parse_start_line(lines: list[str], limits: Limits) -> SipMessage:
@@ -153,7 +164,7 @@ def _check_mandatory(msg: SipMessage) -> None:
         if count != 1:
             problem = "missing" if count == 0 else "duplicated"
             raise SipParseError(f"{problem} {name} header", msg)
-    if not msg.get("Via"):
+    if not msg.values("Via"):  # also `Via: ,` (a line with no element)
         raise SipParseError("missing Via header", msg)
     if not msg.call_id.strip():
         raise SipParseError("empty Call-ID header", msg)

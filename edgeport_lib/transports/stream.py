@@ -8,22 +8,28 @@ Connection limits (`ConnectionPolicy`): at most `max_connections` accepted conne
 transport and `max_per_ip` per remote IP (more are closed at once); a message must arrive
 complete within `read_timeout` of its first byte (slowloris), and an accepted connection must
 deliver its first message within `read_timeout`; a connection silent for `idle_timeout` is closed.
+
+A connection from a source the access lists deny (edgeport_lib/access.py) is reset in the accept
+loop itself (`guard_accepts`): no greenlet, no TLS handshake, no byte read.
 """
 
 from __future__ import annotations
 
 import logging
 import socket
+import struct
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import gevent
+from gevent.baseserver import BaseServer
 from gevent.lock import Semaphore
 from gevent.pool import Pool
 from gevent.server import StreamServer
 
+from ..access import ALLOW_ALL, AccessList
 from ..sip.framer import KEEPALIVE, FramingError, StreamFramer
 from ..sip.limits import Limits
 from .base import Flow, SendError
@@ -34,6 +40,32 @@ Handler = Callable[[bytes, Flow], None]
 READ_SIZE = 65536
 SEND_TIMEOUT = 10.0
 CONNECT_TIMEOUT = 5.0
+MAX_DENIED_PER_ACCEPT = 256  # denied connections reset in one accept round before yielding
+_RESET = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends RST, leaves no TIME_WAIT
+
+
+def guard_accepts(server: BaseServer, access: AccessList) -> None:
+    """Make `server` (a StreamServer or pywsgi server) reset connections from denied sources at accept."""
+    if not access.enabled:
+        return
+    accept = server.do_read
+
+    def do_read():
+        for _ in range(MAX_DENIED_PER_ACCEPT):
+            accepted = accept()
+            if not accepted:
+                return accepted
+            sock, address = accepted
+            if access.allows(address[0]):
+                return accepted
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
+            except OSError:
+                pass
+            sock.close()
+        return None  # more may be waiting: the accept loop calls again
+
+    server.do_read = do_read
 
 
 class ReadTimeout(TimeoutError):
@@ -118,7 +150,7 @@ class StreamTransport:
 
     def __init__(
         self, bind_addr: str, port: int, handler: Handler, pool: Pool, table: ConnectionTable,
-        limits: Limits, policy: ConnectionPolicy | None = None,
+        limits: Limits, policy: ConnectionPolicy | None = None, access: AccessList = ALLOW_ALL,
     ) -> None:
         self.bind_addr = bind_addr
         self.port = port
@@ -129,6 +161,7 @@ class StreamTransport:
         self._policy = policy = policy or ConnectionPolicy()
         self.gate = ConnectionGate(policy, self.transport)
         self._server = StreamServer((bind_addr, port), self._on_accept)
+        guard_accepts(self._server, access)
 
     def start(self) -> None:
         self._server.start()
@@ -178,6 +211,13 @@ class StreamTransport:
         finally:
             self.gate.leave(ip)
 
+    def _dispatch(self, items: list, conn: StreamConnection, flow: Flow) -> None:
+        for item in items:
+            if item is KEEPALIVE:
+                conn.send(b"\r\n")
+            else:
+                self._pool.spawn(self._handler, item, flow)
+
     def _serve(self, conn: StreamConnection, accepted: bool = True) -> None:
         framer = StreamFramer(self._limits)
         flow = Flow(self.transport, conn.remote, self.port, conn)
@@ -199,14 +239,12 @@ class StreamTransport:
                     break
                 if deadline is None:
                     deadline = time.monotonic() + policy.read_timeout
-                for item in framer.feed(data):
-                    if item is KEEPALIVE:
-                        conn.send(b"\r\n")
-                    else:
-                        self._pool.spawn(self._handler, item, flow)
+                self._dispatch(framer.feed(data), conn, flow)
                 if framer.buffered == 0:
                     deadline = None
         except (FramingError, ReadTimeout) as error:
+            if isinstance(error, FramingError):
+                self._dispatch(error.frames, conn, flow)  # what came whole before the bad bytes
             reason = error.reason if isinstance(error, FramingError) else error
             log.info("closing %s connection from %s:%s: %s", self.transport, *conn.remote, reason)
         except (OSError, SendError, TimeoutError) as error:

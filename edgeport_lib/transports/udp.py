@@ -1,4 +1,8 @@
-"""SIP over UDP: a gevent DatagramServer that reads whole datagrams (up to 65535 bytes)."""
+"""SIP over UDP: a gevent DatagramServer that reads whole datagrams (up to 65535 bytes).
+
+Datagrams from sources the access lists deny are dropped in the read loop itself, before a
+greenlet is spawned or a byte parsed (see edgeport_lib/access.py).
+"""
 
 from __future__ import annotations
 
@@ -9,33 +13,43 @@ from collections.abc import Callable
 from gevent.pool import Pool
 from gevent.server import DatagramServer
 
+from ..access import ALLOW_ALL, AccessList
 from .base import Flow, SendError
 
 log = logging.getLogger(__name__)
 MAX_DATAGRAM = 65535
+MAX_DENIED_PER_READ = 256  # denied datagrams skipped in one read before yielding to the loop
 Handler = Callable[[bytes, Flow], None]
 
 
 class _Server(DatagramServer):
+    access: AccessList = ALLOW_ALL
+
     def do_read(self):  # gevent reads only 8192 bytes per datagram by default
-        try:
-            data, address = self._socket.recvfrom(MAX_DATAGRAM)
-        except BlockingIOError:
-            return None
-        except OSError as error:  # e.g. ICMP errors reported on the socket
-            log.debug("udp recvfrom failed: %s", error)
-            return None
-        return data, address
+        for _ in range(MAX_DENIED_PER_READ):
+            try:
+                data, address = self._socket.recvfrom(MAX_DATAGRAM)
+            except BlockingIOError:
+                return None
+            except OSError as error:  # e.g. ICMP errors reported on the socket
+                log.debug("udp recvfrom failed: %s", error)
+                return None
+            if self.access.allows(address[0]):
+                return data, address
+        return None  # the socket is still readable: the loop calls again
 
 
 class UdpTransport:
     transport = "UDP"
 
-    def __init__(self, bind_addr: str, port: int, handler: Handler, pool: Pool) -> None:
+    def __init__(
+        self, bind_addr: str, port: int, handler: Handler, pool: Pool, access: AccessList = ALLOW_ALL
+    ) -> None:
         self.bind_addr = bind_addr
         self.port = port
         self._handler = handler
         self._server = _Server((bind_addr, port), self._on_datagram, spawn=pool)
+        self._server.access = access
 
     def start(self) -> None:
         self._server.init_socket()

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from edgeport_lib.config import (
+    AccessControl,
     Config,
     ConfigError,
     Limits,
@@ -461,3 +462,52 @@ def test_detect_localnets_real_host() -> None:
 
 def test_configured_localnets_win_over_detection(tmp_path: Path) -> None:
     assert load(tmp_path, base()).localnets == ("10.0.0.0/8",)
+
+
+# --------------------------------------------------------------------------- access control
+
+
+def test_access_control_defaults_to_no_rules(tmp_path: Path) -> None:
+    assert load(tmp_path, base()).access_control == AccessControl((), ())
+
+
+def test_access_control_from_the_file(tmp_path: Path) -> None:
+    data = base()
+    data["spec"]["accessControl"] = {"allow": ["10.0.0.0/8", "2001:db8::/32"], "deny": ["10.1.2.3/32"]}
+    config = load(tmp_path, data)
+    assert config.access_control == AccessControl(("10.0.0.0/8", "2001:db8::/32"), ("10.1.2.3/32",))
+
+
+def test_access_control_lists_are_optional(tmp_path: Path) -> None:
+    data = base()
+    data["spec"]["accessControl"] = {"deny": ["192.0.2.0/24"]}
+    assert load(tmp_path, data).access_control == AccessControl((), ("192.0.2.0/24",))
+
+
+def test_access_control_errors_name_their_path(tmp_path: Path) -> None:
+    data = base()
+    data["spec"]["accessControl"] = {"allow": ["10.0.0.0/8", "10.0.0.1"], "block": []}
+    errors = errors_of(write_yaml(tmp_path, data))
+    path = tmp_path / "edgeport.yaml"
+    assert sorted(errors) == sorted([
+        f"{path}: spec.accessControl.allow[1]: '10.0.0.1' is not a CIDR network (e.g. 10.0.0.0/8)",
+        f"{path}: spec.accessControl.block: Unknown field.",
+    ])
+
+
+def test_env_access_lists_replace_the_file(tmp_path: Path) -> None:
+    data = base()
+    data["spec"]["accessControl"] = {"allow": ["10.0.0.0/8"], "deny": ["10.1.0.0/16"]}
+    config = load(tmp_path, data, {"ACCESS_ALLOW": "192.168.0.0/16, 172.16.0.0/12,", "ACCESS_DENY": ""})
+    assert config.access_control == AccessControl(("192.168.0.0/16", "172.16.0.0/12"), ("10.1.0.0/16",))
+    config = load(tmp_path, base(), {"ACCESS_DENY": "203.0.113.0/24"})
+    assert config.access_control == AccessControl((), ("203.0.113.0/24",))
+
+
+def test_env_access_lists_invalid(tmp_path: Path) -> None:
+    env = {"ACCESS_ALLOW": "10.0.0.0/8,bogus", "ACCESS_DENY": "x/99"}
+    errors = errors_of(write_yaml(tmp_path, base()), env)
+    assert errors == [
+        "env:ACCESS_ALLOW: 'bogus' is not a CIDR network (e.g. 10.0.0.0/8)",
+        "env:ACCESS_DENY: 'x/99' is not a CIDR network (e.g. 10.0.0.0/8)",
+    ]
