@@ -17,6 +17,7 @@ import grpc.experimental.gevent  # noqa: E402
 grpc.experimental.gevent.init_gevent()
 
 import argparse  # noqa: E402
+import gc  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
 
@@ -57,6 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     except (UnsupportedTransport, SecurityError) as error:
         print(f"edgeport: {error}", file=sys.stderr)
         return EXIT_CONFIG
+    # Long-lived objects (modules, config, tables) out of the collector's way, and fewer full
+    # collections: each one paused a loaded EdgePort ~350 ms (bench/RESULTS.md).
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
     for signum in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(signum, app.stop)
     try:

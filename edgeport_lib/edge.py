@@ -75,7 +75,6 @@ def _retry_after() -> Header:
 @dataclass(slots=True)
 class ServerContext:
     flow: Flow
-    converted: Converted | None = None
     client: ClientTransaction | None = None
     cancelled: bool = False
     timers: dict[str, Any] = field(default_factory=dict)
@@ -228,7 +227,6 @@ class Edge:
     def _process_request(self, txn: ServerTransaction, msg: SipMessage, via, flow: Flow) -> None:
         context: ServerContext = txn.context
         converted = to_protobuf(msg)
-        context.converted = converted
         answer = self._ask_processor(self._message_request(converted, *routing.sender_of(via, flow), flow))
         if answer is None:
             self._respond(txn, 503)
