@@ -14,6 +14,7 @@ import time
 from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import gevent
@@ -293,7 +294,7 @@ class Edge:
     def _forward(self, txn: ServerTransaction, converted: Converted, answer) -> None:
         credentials = _gateway_credentials(answer)
         out = from_protobuf(answer.message, converted)
-        branch = routing.prepare_forwarded_via(out, self._listening_ports())
+        branch = routing.prepare_forwarded_via(out, self._listening_ports)
         target = routing.next_hop(out)
         context = ClientContext(target, txn, credentials, caller_cseq=self._shift_cseq(out))
         client = self.clients.create(out, branch, reliable=target.reliable, context=context)
@@ -310,7 +311,7 @@ class Edge:
             return
         try:
             out = from_protobuf(answer.message, converted)
-            routing.prepare_forwarded_via(out, self._listening_ports())
+            routing.prepare_forwarded_via(out, self._listening_ports)
             self._shift_cseq(out)
             target = routing.next_hop(out)
             log.debug("forwarding ACK for %s to %s", msg.call_id, target)
@@ -582,7 +583,9 @@ class Edge:
         self.network.reply(flow, serialize(message), fallback=routing.response_target(message))
         self.metrics.sent(flow.transport, message)
 
+    @cached_property
     def _listening_ports(self) -> dict[str, int]:
+        """Port of each transport's listening point (fixed once the transports have started)."""
         ports = {}
         for transport in ("UDP", "TCP", "TLS", "WS", "WSS"):
             port = self.network.listening_port(transport)

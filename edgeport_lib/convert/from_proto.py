@@ -27,19 +27,6 @@ _RESPONSE_ORDER = ("via", "record_route", "from", "to", "call_id", "contact", "e
 
 
 _REPEATED = frozenset(REPEATED_FIELDS.values())
-_NAMES: dict[str, str] = {}
-
-
-def _canonical(name: str) -> str:
-    """canonical_name, remembered (bounded) for the extension names processors send back."""
-    canonical = _NAMES.get(name)
-    if canonical is None:
-        canonical = canonical_name(name)
-        if len(_NAMES) < 1024:
-            _NAMES[name] = canonical
-    return canonical
-
-
 class InvalidProcessorMessage(ValueError):
     """The processor returned something that cannot become a SIP message."""
 
@@ -170,7 +157,7 @@ def _extensions(returned: pb.SIPMessage, original: Converted) -> list[Header]:
     """Extensions in order. The elements of one original line, returned unchanged and together,
     get that line's text back; other consecutive elements of a list header share one line."""
     headers: list[Header] = []
-    extensions = [(_canonical(ext.name), ext.value) for ext in returned.extensions]
+    extensions = [(canonical_name(ext.name), ext.value) for ext in returned.extensions]
     lines = original.extension_lines
     i = 0
     while i < len(extensions):

@@ -62,9 +62,20 @@ SINGLE_VALUE_HEADERS = frozenset(
 )
 
 
+_NAMES: dict[str, str] = {}
+
+
 def canonical_name(name: str) -> str:
-    """The canonical spelling of a header name (compact forms expanded); unknown names as given."""
-    return _CANONICAL.get(name.lower(), name)
+    """The canonical spelling of a header name (compact forms expanded); unknown names as given.
+
+    Remembered for the names met (bounded): every header of every message passes here.
+    """
+    canonical = _NAMES.get(name)
+    if canonical is None:
+        canonical = _CANONICAL.get(name.lower(), name)
+        if len(_NAMES) < 2048:  # never let hostile input grow it without bound
+            _NAMES[name] = canonical
+    return canonical
 
 
 _KEYS: dict[str, str] = {}
