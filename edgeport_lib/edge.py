@@ -461,9 +461,23 @@ class Edge:
             elif isinstance(action, TransportFailed):
                 self._client_failed(txn, 503)
             elif isinstance(action, Terminated):
-                for timer in txn.context.timers.values():
-                    timer.close()
-                txn.context.timers.clear()
+                self._release(txn)
+
+    @staticmethod
+    def _release(txn) -> None:
+        """Drop what a finished transaction holds: its timers, and its link to the paired one.
+
+        A server transaction and the client one it forwarded to point at each other; without
+        this unlinking every call left a reference cycle for the slow full collections to find
+        (a soak's RSS rose for minutes before they caught up).
+        """
+        for timer in txn.context.timers.values():
+            timer.close()
+        txn.context.timers.clear()
+        if isinstance(txn, ServerTransaction):
+            txn.context.client = None
+        else:
+            txn.context.server = None
 
     def _send_for(self, txn, message: SipMessage) -> None:
         if isinstance(txn, ServerTransaction):
