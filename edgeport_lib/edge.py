@@ -294,10 +294,10 @@ class Edge:
     def _forward(self, txn: ServerTransaction, converted: Converted, answer) -> None:
         credentials = _gateway_credentials(answer)
         out = from_protobuf(answer.message, converted)
-        branch = routing.prepare_forwarded_via(out, self._listening_ports)
-        target = routing.next_hop(out)
+        via = routing.prepare_forwarded_via(out, self._listening_ports)
+        target = routing.next_hop(out, via)
         context = ClientContext(target, txn, credentials, caller_cseq=self._shift_cseq(out))
-        client = self.clients.create(out, branch, reliable=target.reliable, context=context)
+        client = self.clients.create(out, via.branch or "", reliable=target.reliable, context=context)
         txn.context.client = client
         if out.method == "INVITE" and self.events.enabled:
             self.events.publish(payloads.CALL_STARTED, payloads.call_started(out, dict(answer.metadata)))
@@ -311,9 +311,9 @@ class Edge:
             return
         try:
             out = from_protobuf(answer.message, converted)
-            routing.prepare_forwarded_via(out, self._listening_ports)
+            via = routing.prepare_forwarded_via(out, self._listening_ports)
             self._shift_cseq(out)
-            target = routing.next_hop(out)
+            target = routing.next_hop(out, via)
             log.debug("forwarding ACK for %s to %s", msg.call_id, target)
             self._send_to(target, out)
         except (InvalidProcessorMessage, SipParseError, ValueError, SendError) as error:

@@ -66,8 +66,8 @@ def sender_of(via: Via, flow: Flow) -> tuple[str, int]:
     return host, via.port if via.port is not None else -1
 
 
-def prepare_forwarded_via(msg: SipMessage, port_for: dict[str, int]) -> str:
-    """Give the processor's top Via a fresh branch and a port when it lacks them; the branch."""
+def prepare_forwarded_via(msg: SipMessage, port_for: dict[str, int]) -> Via:
+    """Give the processor's top Via a fresh branch and a port when it lacks them; that Via."""
     via = parse_via(msg.values("Via")[0])
     changed = False
     if not via.branch or not via.branch.startswith(MAGIC_COOKIE):
@@ -78,18 +78,22 @@ def prepare_forwarded_via(msg: SipMessage, port_for: dict[str, int]) -> str:
         changed = True
     if changed:
         replace_top_via(msg, str(via))
-    return via.branch or ""
+    return via
 
 
-def next_hop(msg: SipMessage) -> Target:
-    """First Route (loose routing), else the Request-URI (maddr first); contract section 5."""
+def next_hop(msg: SipMessage, top_via: Via | None = None) -> Target:
+    """First Route (loose routing), else the Request-URI (maddr first); contract section 5.
+
+    `top_via` is the message's top Via when the caller has it parsed already.
+    """
     routes = msg.values("Route")
     uri = parse_name_addr(routes[0]).uri if routes else parse_uri(msg.uri or "")
     if not isinstance(uri, SipUri):
         raise ValueError(f"cannot route to a non-SIP URI: {uri}")
-    vias = msg.values("Via")
-    via_transport = parse_via(vias[0]).transport if vias else None
-    transport = _transport_for(uri, via_transport)
+    if top_via is None:
+        vias = msg.values("Via")
+        top_via = parse_via(vias[0]) if vias else None
+    transport = _transport_for(uri, top_via.transport if top_via else None)
     host = uri.params.get("maddr") or uri.host
     port = uri.port or _DEFAULT_PORTS.get(transport, 5060)
     return Target(transport, bare_host(host), port)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import partial
 
 from ..protocol import processor_pb2
 from ..protocol import sipmessage_pb2 as pb
@@ -94,8 +95,10 @@ def _convert_header(converted: Converted, key: str, name: str, value: str) -> No
     if fname is not None:
         field_items = getattr(out, fname)
         originals = converted.originals.setdefault(fname, [])
+        # a Via's branch is new in every transaction: remembering its text would never pay
+        fill = _fill_via if fname == "via" else partial(_fill_cached, fname)
         for element in split_list(value):
-            _fill_cached(fname, field_items.add(), element)
+            fill(field_items.add(), element)
             originals.append(element)
         return
     fname = SINGLE_FIELDS.get(key)
