@@ -48,6 +48,21 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def thread_cpu_seconds(pid: int, name: str) -> float:
+    """utime + stime so far of the threads of ``pid`` named ``name`` (0 when there is none)."""
+    total = 0.0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            if (task / "comm").read_text().strip() != name:
+                continue
+            stat = (task / "stat").read_text()
+        except OSError:  # the thread ended meanwhile
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        total += (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return total
+
+
 def status_kb(pid: int, key: str) -> int:
     """A ``/proc/PID/status`` value in kB: VmHWM (peak RSS), VmRSS."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

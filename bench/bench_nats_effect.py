@@ -35,7 +35,9 @@ from bench._stack import (  # noqa: E402
     stop,
     stop_gracefully,
     table,
+    thread_cpu_seconds,
 )
+from edgeport_lib.events.nats_publisher import THREAD_NAME  # noqa: E402
 from tests.helpers import free_port, start_process  # noqa: E402
 
 
@@ -60,8 +62,10 @@ def one_run(
     env = {"NATS_PUBLISHER_ENABLED": "true", "NATS_PUBLISHER_URL": nats_url} if nats_on else {}
     edge = start_edgeport(workdir, processor_port, env=env)
     try:
+        nats_before = thread_cpu_seconds(edge.pid, THREAD_NAME)
         with Window(edge) as window:
             run = run_uac(f"127.0.0.1:{edge.port}", rate, calls, "udp", workdir, call_ms=1000)
+        nats_cpu = thread_cpu_seconds(edge.pid, THREAD_NAME) - nats_before
         figures = window.figures(calls)
     finally:
         stop_gracefully(edge.process)
@@ -70,6 +74,7 @@ def one_run(
         "successful": run.successful,
         "failed": run.failed,
         "cpu_ms_per_call": figures["cpu_ms_per_call"],
+        "nats_thread_ms_per_call": round(nats_cpu / calls * 1e3, 3),
         "added_p50_us": figures["added_p50_us"],
         "load": run.load,
     }
@@ -108,10 +113,14 @@ def main() -> None:
         stop(server)
     off = min(r["cpu_ms_per_call"] for r in rows if r["nats"] == "off")
     on = min(r["cpu_ms_per_call"] for r in rows if r["nats"] == "on")
+    on_rows = [r for r in rows if r["nats"] == "on"]
+    thread = sorted(r["nats_thread_ms_per_call"] for r in on_rows)[len(on_rows) // 2]
     summary = {
         "cpu_ms_per_call_off": off,
         "cpu_ms_per_call_on": on,
         "slower_with_nats_percent": round((on / off - 1) * 100, 1),
+        "nats_thread_ms_per_call_median": thread,
+        "nats_thread_share_percent": round(thread / off * 100, 1),
         "target_percent": 10,
         "events_received": counter[0],
         "load": loadavg(),
@@ -124,6 +133,7 @@ def main() -> None:
                 ("successful", "ok calls"),
                 ("failed", "failed"),
                 ("cpu_ms_per_call", "CPU ms/call"),
+                ("nats_thread_ms_per_call", "NATS thread ms/call"),
                 ("added_p50_us", "added p50 us"),
                 ("load", "load"),
             ],
@@ -132,6 +142,10 @@ def main() -> None:
     print(
         f"slower with NATS: {summary['slower_with_nats_percent']}% (best CPU/call {on} vs {off} ms; "
         f"target < 10%); events received by the subscriber: {counter[0]}"
+    )
+    print(
+        f"the NATS thread itself: {thread} ms CPU per call (median), {summary['nats_thread_share_percent']}% "
+        f"of EdgePort's best CPU per call without NATS (the whole-process figures above move with the load)"
     )
     if args.json:
         print(json.dumps({"bench": "nats_effect", "rows": rows, "summary": summary}))
