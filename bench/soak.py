@@ -8,17 +8,16 @@ ENABLE_HEALTHCHECKS=true and its ops port on loopback, and a sipp uac calling
 sip:service@EdgePort at --rate calls per second (each call held --hold-ms) for --minutes.
 
 Measured from /proc/<EdgePort pid> (RSS, peak RSS, open file descriptors, threads) and its /metrics
-(edgeport_transactions_open, edgeport_connections_open) at four points:
+(edgeport_transactions_open, edgeport_connections_open, edgeport_greenlets) at four points:
 
 * idle:    after a warm-up of a few calls, once the transactions they left have ended;
 * peak:    the highest value sampled every 10 s while the calls run;
 * after:   the moment the last call ended;
 * end:     once the transactions have ended (timer J: 64*T1 = 32 s after the last BYE over UDP).
 
-Greenlets are not measured: EdgePort has no greenlet metric (and the soak adds nothing to the
-edge); fds, transactions and connections show a leak of per-call work as well.
-The run passes when at the end transactions are 0, connections and fds are back to their idle
-level (fds within 2, for a health probe's connection) and every call succeeded; RSS is reported
+The run passes when at the end transactions are 0, connections, greenlets and fds are back to
+their idle level (fds and greenlets within 2, for a health probe's connection and its greenlet)
+and every call succeeded; RSS is reported
 (Python keeps freed memory in its arenas: it must level off, not come back to the byte).
 Exit status 0 when it passed, 1 when not.
 """
@@ -77,6 +76,7 @@ def snapshot(pid: int, ops_port: int) -> dict[str, float]:
         "threads": status["Threads"],
         "transactions": m.get("edgeport_transactions_open", -1),
         "connections": m.get("edgeport_connections_open", -1),
+        "greenlets": m.get("edgeport_greenlets", -1),
         "messages_received": m.get("edgeport_sip_messages_received_total", 0),
     }
 
@@ -183,7 +183,7 @@ def run(args) -> dict:
             else:
                 proc.kill()
 
-    keys = ("rss_mb", "peak_rss_mb", "fds", "threads", "transactions", "connections")
+    keys = ("rss_mb", "peak_rss_mb", "fds", "threads", "greenlets", "transactions", "connections")
     peak = {key: max([s[key] for s in samples + [after]]) for key in keys}
     successful, failed = sipp_stat(output, "Successful call"), sipp_stat(output, "Failed call")
     checks = {
@@ -191,6 +191,7 @@ def run(args) -> dict:
         "transactions back to 0": end["transactions"] == 0,
         "connections back to idle": end["connections"] <= idle["connections"],
         "fds back to idle (+2)": end["fds"] <= idle["fds"] + 2,
+        "greenlets back to idle (+2)": end["greenlets"] <= idle["greenlets"] + 2,
         "threads back to idle": end["threads"] <= idle["threads"],
     }
     return {
@@ -209,12 +210,11 @@ def run(args) -> dict:
         "samples": [{k: s[k] for k in keys} for s in samples],
         "checks": checks,
         "passed": all(checks.values()),
-        "greenlets": "not measured (no metric in EdgePort)",
     }
 
 
 def print_table(result: dict) -> None:
-    keys = ("rss_mb", "peak_rss_mb", "fds", "threads", "transactions", "connections")
+    keys = ("rss_mb", "peak_rss_mb", "fds", "threads", "greenlets", "transactions", "connections")
     print(
         f"\nsoak: {result['calls']} calls over {result['transport']} at {result['rate']:g}/s held "
         f"{result['hold_ms']} ms for {result['minutes']:g} min: "
@@ -223,7 +223,7 @@ def print_table(result: dict) -> None:
     print(f"{'':14}" + "".join(f"{k:>14}" for k in keys))
     for row in ("idle", "peak", "after", "end"):
         print(f"{row:14}" + "".join(f"{result[row][k]:>14g}" for k in keys))
-    print(f"RSS growth idle -> end: {result['rss_growth_mb']:+.1f} MB; greenlets: {result['greenlets']}")
+    print(f"RSS growth idle -> end: {result['rss_growth_mb']:+.1f} MB")
     for name, ok in result["checks"].items():
         print(f"  [{'ok' if ok else 'FAIL'}] {name}")
 

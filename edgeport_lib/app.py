@@ -25,6 +25,7 @@ from .ops import (
     start_probe,
 )
 from .ops.health import grpc_target_address, start_connect_probe
+from .ops.metrics import live_greenlets
 from .processor_client import ProcessorClient
 from .security import tls_contexts_for
 from .sip.limits import Limits
@@ -65,6 +66,7 @@ class EdgePortApp:
         self.metrics.bind_gauges(
             transactions=lambda: {"server": len(self.edge.servers), "client": len(self.edge.clients)},
             connections=lambda: len(self.network.table),
+            greenlets=live_greenlets,
         )
         self.metrics.bind_events(self.events.stats)
         self.health = Health()

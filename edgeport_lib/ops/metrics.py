@@ -20,17 +20,20 @@ Metric names (all prefixed ``edgeport_``)::
     edgeport_processor_errors_total{reason}           gRPC status name in lower case, or other
     edgeport_transactions_open                        gauge, from bind_gauges(transactions=...)
     edgeport_connections_open                         gauge, from bind_gauges(connections=...)
+    edgeport_greenlets                                gauge, from bind_gauges(greenlets=...)
     edgeport_events_published_total                   from bind_events(stats)
     edgeport_events_dropped_total                     from bind_events(stats)
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from greenlet import greenlet
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -130,6 +133,7 @@ class Metrics:
         self._handling_sum = 0.0
         self._transactions: Callable[[], Any] | None = None
         self._connections: Callable[[], Any] | None = None
+        self._greenlets: Callable[[], Any] | None = None
         self._events: Callable[[], Mapping[str, Any]] | None = None
         self.registry.register(_Collector(self))
 
@@ -171,17 +175,27 @@ class Metrics:
 
     # -- read at scrape time ------------------------------------------------------------------
     def bind_gauges(
-        self, transactions: Callable[[], Any] | None = None, connections: Callable[[], Any] | None = None
+        self,
+        transactions: Callable[[], Any] | None = None,
+        connections: Callable[[], Any] | None = None,
+        greenlets: Callable[[], Any] | None = None,
     ) -> None:
         """Callables read at each scrape: a number, or a mapping ``{kind: number}`` (label ``kind``)."""
         if transactions is not None:
             self._transactions = transactions
         if connections is not None:
             self._connections = connections
+        if greenlets is not None:
+            self._greenlets = greenlets
 
     def bind_events(self, stats: Callable[[], Mapping[str, Any]]) -> None:
         """``stats()`` returns running totals ``{"published": n, "dropped": m}`` of the event bus."""
         self._events = stats
+
+
+def live_greenlets() -> int:
+    """Greenlets alive now: a walk over the collector's objects (a few ms), so at scrape time only."""
+    return sum(1 for obj in gc.get_objects() if isinstance(obj, greenlet) and not obj.dead)
 
 
 class _Collector(Collector):
@@ -242,6 +256,7 @@ class _Collector(Collector):
         for name, fn, what in (
             ("edgeport_transactions_open", m._transactions, "Open SIP transactions."),
             ("edgeport_connections_open", m._connections, "Open connections (TCP, TLS, WS, WSS)."),
+            ("edgeport_greenlets", m._greenlets, "Greenlets alive (messages, timers, connections)."),
         ):
             if fn is None:
                 continue

@@ -13,6 +13,7 @@ import gevent
 import pytest
 from gevent.event import Event
 from gevent.pool import Pool
+from greenlet import greenlet
 from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 from prometheus_client.parser import text_string_to_metric_families
@@ -31,7 +32,7 @@ from edgeport_lib.ops import (
     start_probe,
 )
 from edgeport_lib.ops.logs import VERBOSE
-from edgeport_lib.ops.metrics import error_reason
+from edgeport_lib.ops.metrics import error_reason, live_greenlets
 from edgeport_lib.processor_client import ProcessorClient, ProcessorUnavailable
 from edgeport_lib.sip.limits import Limits
 from edgeport_lib.sip.parser import parse_message
@@ -415,6 +416,17 @@ def test_parse_errors_retransmissions_gauges_and_events():
     samples = scrape(metrics)
     assert sample(samples["edgeport_transactions_open"], "edgeport_transactions_open") == 5
     assert sample(samples["edgeport_events_published"], "edgeport_events_published_total") == 9
+
+
+def test_the_greenlet_gauge_counts_live_greenlets_only():
+    metrics = Metrics()
+    metrics.bind_gauges(greenlets=live_greenlets)
+    before = sample(scrape(metrics)["edgeport_greenlets"], "edgeport_greenlets")
+    alive = [greenlet(lambda: None) for _ in range(5)]
+    finished = greenlet(lambda: None)
+    finished.switch()
+    assert sample(scrape(metrics)["edgeport_greenlets"], "edgeport_greenlets") == before + 5
+    del alive
 
 
 def test_a_broken_callback_leaves_only_its_metric_out(caplog):
