@@ -15,6 +15,7 @@ import yaml
 
 from tests.helpers import PYTHON, REPO_ROOT, free_port, start_process
 
+from .sipclient import TcpPeer, UdpPeer, request, response_to
 from .stack import edge_config, free_udp_tcp_port, run_sipp, start_processor, start_sipp
 
 READY = "workers ready"
@@ -153,3 +154,32 @@ def test_bad_worker_counts_and_bad_config_exit_2(tmp_path):
     result = subprocess.run([PYTHON, str(REPO_ROOT / "edgeport.py"), str(path), "--workers", "2"],
                             capture_output=True, text=True, timeout=60, cwd=REPO_ROOT)
     assert result.returncode == 2 and f"{path}: spec.processor.addr" in result.stderr
+
+
+def test_requests_to_a_client_connected_to_the_other_worker_go_over_its_connection(tmp_path):
+    """bob registers over TCP (his connection lives in one worker); INVITEs for him from many
+    source ports reach both workers, and those on the other worker must use bob's connection."""
+    processor, processor_port = start_processor(tmp_path)
+    edge, port = start_workers(tmp_path, processor_port)
+    bob = TcpPeer(("127.0.0.1", port))
+    try:
+        register = request("REGISTER", f"sip:127.0.0.1:{port}", bob.address, "TCP", from_user="bob",
+                           to="<sip:bob@127.0.0.1>", extra="Expires: 600")
+        bob.send(register)
+        assert bob.receive_until(lambda m: m.status is not None).status == 200
+        for _ in range(12):
+            alice = UdpPeer()
+            try:
+                call = request("INVITE", f"sip:bob@127.0.0.1:{port}", alice.address, to="<sip:bob@127.0.0.1>")
+                alice.send(call, ("127.0.0.1", port))
+                invite = bob.receive_until(lambda m: m.method == "INVITE")
+                bob.send(response_to(invite, 200, "OK"))
+                assert alice.receive_until(lambda m: (m.status or 0) >= 200).status == 200
+            finally:
+                alice.close()
+        assert stop(edge) == 0, edge.log()[-3000:]
+        assert re.search(r"received send [1-9]", edge.log()), edge.log()[-3000:]
+    finally:
+        bob.close()
+        edge.kill()
+        processor.kill()
