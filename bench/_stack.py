@@ -123,19 +123,21 @@ def sipp_mode(transport: str) -> list[str]:
 
 
 def run_uac(remote: str, rate: float, calls: int, transport: str, workdir: Path,
-            recv_timeout_ms: int = 5000, user: str = SERVICE, call_ms: int = 0) -> SippRun:
+            recv_timeout_ms: int = 5000, user: str = SERVICE, call_ms: int = 0,
+            mode: list[str] | None = None) -> SippRun:
     """sipp's built-in ``uac`` to ``sip:USER@remote``: ``calls`` calls at ``rate`` per second,
     each ``call_ms`` long (sipp -d, the pause between ACK and BYE).
 
     Open loop (-l far above what is ever open): calls start on schedule whatever the answers.
     A call fails when an expected message is more than ``recv_timeout_ms`` late (-recv_timeout)
-    or after sipp's retransmissions run out.
+    or after sipp's retransmissions run out. ``mode``: sipp's transport options instead of
+    ``sipp_mode(transport)`` (e.g. ``-t un``: one socket, so one source port, per call).
     """
     run = SippRun(rate=rate, calls=calls, transport=transport, call_ms=call_ms)
     port = free_port(transport)
     error_file = workdir / f"uac-{port}-errors.log"
     args = [
-        "sipp", "-sn", "uac", "-i", "127.0.0.1", "-p", str(port), *sipp_mode(transport),
+        "sipp", "-sn", "uac", "-i", "127.0.0.1", "-p", str(port), *(mode or sipp_mode(transport)),
         "-s", user, remote, "-m", str(calls), "-r", f"{rate:g}", "-l", "10000", "-d", str(call_ms),
         "-recv_timeout", str(recv_timeout_ms), "-timeout", f"{calls / rate + call_ms / 1000 + 30:.0f}",
         "-nostdin",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 import gevent
 from gevent.event import Event
@@ -24,7 +25,7 @@ from .ops import (
     start_pool_probe,
     start_probe,
 )
-from .ops.health import grpc_target_address, start_connect_probe
+from .ops.health import KEEPALIVE, grpc_target_address, start_connect_probe
 from .ops.metrics import live_greenlets
 from .processor_client import ProcessorClient
 from .security import tls_contexts_for
@@ -71,6 +72,7 @@ class EdgePortApp:
         self.metrics.bind_events(self.events.stats)
         self.health = Health()
         self.udp_heartbeat = Heartbeat()
+        self.udp_probe_payload = KEEPALIVE  # a worker's own (edgeport_lib/workers.py)
         self._probes: list[gevent.Greenlet] = []
         self._ops: OpsServer | None = None
         self._stopped = Event()
@@ -138,7 +140,8 @@ class EdgePortApp:
                 continue  # TLS/WS listeners share the pool, watched by the pool probe below
             self.health.add_check(name, beat.check)
             host = probe_host(transport.bind_addr)
-            self._probes.append(start_probe(beat, transport.transport.lower(), host, transport.port))
+            self._probes.append(start_probe(beat, transport.transport.lower(), host, transport.port,
+                                            payload=self.udp_probe_payload))
         pool_beat = Heartbeat()
         self.health.add_check("worker pool", pool_beat.check)
         self._probes.append(start_pool_probe(pool_beat, self.pool))
@@ -175,7 +178,9 @@ class EdgePortApp:
         log.info("EdgePort stopped")
         self._stopped.set()
 
-    def serve_forever(self) -> None:
+    def serve_forever(self, on_ready: Callable[[], None] | None = None) -> None:
         self.start()
+        if on_ready is not None:
+            on_ready()
         self._stopped.wait()
         gevent.sleep(0)

@@ -25,9 +25,10 @@ import gevent  # noqa: E402
 
 from . import __version__  # noqa: E402
 from .app import EdgePortApp, UnsupportedTransport  # noqa: E402
-from .config import ConfigError, load_config  # noqa: E402
+from .config import Config, ConfigError, load_config  # noqa: E402
 from .ops import setup_logging  # noqa: E402
 from .security import SecurityError  # noqa: E402
+from .workers import Supervisor, Worker, worker_count  # noqa: E402
 
 EXIT_CONFIG = 2
 
@@ -39,6 +40,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--version", action="version", version=f"edgeport {__version__}")
     parser.add_argument("--log-format", choices=("text", "json"), default=None,
                         help="log line format (default: $LOGS_FORMAT, else text)")
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="N processes sharing the ports (default: $EDGEPORT_WORKERS, else 1)")
     return parser.parse_args(argv)
 
 
@@ -50,14 +53,32 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"edgeport: invalid configuration\n{error}", file=sys.stderr)
         return EXIT_CONFIG
+    try:
+        workers = worker_count(args.workers, config)
+    except ValueError as error:
+        print(f"edgeport: {error}", file=sys.stderr)
+        return EXIT_CONFIG
     if args.check_config:
         print(f"{args.config}: configuration OK")
         return 0
+    if workers > 1:
+        return Supervisor(config, workers, run).run()
+    return run(config)
+
+
+def run(config: Config, worker: Worker | None = None) -> int:
+    """Serve until SIGTERM/SIGINT: the whole EdgePort, or one worker of several (after the fork)."""
     try:
         app = EdgePortApp(config)
     except (UnsupportedTransport, SecurityError) as error:
         print(f"edgeport: {error}", file=sys.stderr)
         return EXIT_CONFIG
+    if worker is not None:
+        try:
+            worker.attach(app)  # binds the shared ports (SO_REUSEPORT)
+        except OSError as error:
+            print(f"edgeport: cannot listen: {error}", file=sys.stderr)
+            return 1
     # Long-lived objects (modules, config, tables) out of the collector's way: full collections
     # paused a loaded EdgePort ~350 ms (bench/RESULTS.md). The thresholds stay at their
     # defaults: raised ones let transaction cycles pile up (RSS grew 6 MB/min in a soak).
@@ -66,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(signum, app.stop)
     try:
-        app.serve_forever()
+        app.serve_forever(on_ready=worker.ready if worker is not None else None)
     except OSError as error:
         print(f"edgeport: cannot listen: {error}", file=sys.stderr)
         return 1

@@ -18,10 +18,11 @@ from .transports.base import Flow, Target
 
 MAGIC_COOKIE = "z9hG4bK"
 _DEFAULT_PORTS = {"TLS": 5061, "WSS": 5061}
+BRANCH_PREFIX = MAGIC_COOKIE  # with --workers N, each worker puts its id here (edgeport_lib/handoff.py)
 
 
 def new_branch() -> str:
-    return MAGIC_COOKIE + secrets.token_hex(10)
+    return BRANCH_PREFIX + secrets.token_hex(10)
 
 
 def replace_top_via(msg: SipMessage, via_text: str) -> None:

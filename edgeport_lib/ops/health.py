@@ -177,9 +177,11 @@ def _family(host: str) -> int:
 
 
 def start_udp_probe(
-    heartbeat: Heartbeat, host: str, port: int, interval: float = DEFAULT_INTERVAL
+    heartbeat: Heartbeat, host: str, port: int, interval: float = DEFAULT_INTERVAL, payload: bytes = KEEPALIVE
 ) -> gevent.Greenlet:
     """Send ``b"\\r\\n\\r\\n"`` to ``host:port`` every ``interval`` s; the wrapped handler beats.
+
+    With workers, ``payload`` names the worker (edgeport_lib/handoff.py), whichever gets it.
 
     Kill the returned greenlet to stop probing.
     """
@@ -189,7 +191,7 @@ def start_udp_probe(
         try:
             while True:
                 try:
-                    sock.sendto(KEEPALIVE, (host, port))
+                    sock.sendto(payload, (host, port))
                 except OSError as error:
                     heartbeat.last_error = f"send failed: {error}"
                 gevent.sleep(interval)
@@ -248,12 +250,13 @@ def start_pool_probe(heartbeat: Heartbeat, pool: Pool, interval: float = DEFAULT
 
 
 def start_probe(
-    heartbeat: Heartbeat, transport: str, host: str, port: int, interval: float = DEFAULT_INTERVAL
+    heartbeat: Heartbeat, transport: str, host: str, port: int, interval: float = DEFAULT_INTERVAL,
+    payload: bytes = KEEPALIVE,
 ) -> gevent.Greenlet:
     """``start_udp_probe`` or ``start_tcp_probe`` by transport name ("udp"/"tcp", any case)."""
     kind = transport.lower()
     if kind == "udp":
-        return start_udp_probe(heartbeat, host, port, interval)
+        return start_udp_probe(heartbeat, host, port, interval, payload)
     if kind == "tcp":
         return start_tcp_probe(heartbeat, host, port, interval)
     raise ValueError(f"no listener probe for {transport} (use start_pool_probe)")

@@ -21,17 +21,23 @@ class ConnectionTable:
         self._by_key: dict[Key, Connection] = {}
         # told of every connection that leaves the table (closed by either side)
         self.on_remove: Callable[[Connection], None] | None = None
+        # --workers N: told of every connection added (True) or removed (False)
+        self.watch: Callable[[Connection, bool], None] | None = None
 
     def __len__(self) -> int:
         return len(self._by_key)
 
     def add(self, conn: Connection) -> None:
         self._by_key[(conn.transport, conn.remote[0], conn.remote[1])] = conn
+        if self.watch is not None:
+            self.watch(conn, True)
 
     def remove(self, conn: Connection) -> None:
         key = (conn.transport, conn.remote[0], conn.remote[1])
         if self._by_key.get(key) is conn:
             del self._by_key[key]
+            if self.watch is not None:
+                self.watch(conn, False)
             if self.on_remove is not None:
                 self.on_remove(conn)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 from .base import Connection, Flow, SendError, Target
@@ -28,6 +29,8 @@ class Network:
         self.table = table
         self.udp: UdpTransport | None = None
         self.streams: dict[str, Listener] = {}
+        # --workers N: hands a message to the worker holding a connection to the target; True if it did
+        self.relay: Callable[[Target, bytes], bool] | None = None
 
     def add(self, transport: UdpTransport | Listener) -> None:
         if isinstance(transport, UdpTransport):
@@ -41,8 +44,11 @@ class Network:
         stream = self.streams.get(transport)
         return stream.port if stream else None
 
-    def send(self, target: Target, data: bytes) -> None:
-        """Send to a next hop, reusing an open connection to it when there is one."""
+    def send(self, target: Target, data: bytes, relay: bool = True) -> None:
+        """Send to a next hop, reusing an open connection to it when there is one.
+
+        With workers, a connection another worker accepted from the target is used through it.
+        """
         if target.transport == "UDP":
             if self.udp is None:
                 raise SendError("no UDP transport configured")
@@ -50,6 +56,8 @@ class Network:
             return
         conn = self.table.get(target.transport, target.host, target.port)
         if conn is None:
+            if relay and self.relay is not None and self.relay(target, data):
+                return
             stream = self.streams.get(target.transport)
             if stream is None:
                 raise SendError(f"no {target.transport} transport configured")

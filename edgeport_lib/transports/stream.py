@@ -112,6 +112,8 @@ class ConnectionGate:
 class StreamConnection:
     """One TCP connection: serialised sends, closed once, removed from the table on close."""
 
+    outbound = False  # True for a connection we opened to a next hop (not accepted)
+
     def __init__(self, sock: socket.socket, transport: str, remote: tuple[str, int], local_port: int) -> None:
         self.sock = sock
         self.transport = transport
@@ -178,7 +180,7 @@ class StreamTransport:
             sock.settimeout(None)  # reads are bounded by the policy's timeouts
         except OSError as error:
             raise SendError(f"{self.transport} connect to {host}:{port} failed: {error}") from error
-        conn = self._wrap(sock, (host, port))
+        conn = self._wrap(sock, (host, port), outbound=True)
         gevent.spawn(self._serve, conn, False)
         return conn
 
@@ -190,8 +192,9 @@ class StreamTransport:
         """Hook for TLS: secure a socket we connected to `host` (raise OSError on failure). TCP: as is."""
         return sock
 
-    def _wrap(self, sock: socket.socket, remote: tuple[str, int]) -> StreamConnection:
+    def _wrap(self, sock: socket.socket, remote: tuple[str, int], outbound: bool = False) -> StreamConnection:
         conn = StreamConnection(sock, self.transport, remote, self.port)
+        conn.outbound = outbound
         self._table.add(conn)
         return conn
 

@@ -24,6 +24,8 @@ Handler = Callable[[bytes, Flow], None]
 
 class _Server(DatagramServer):
     access: AccessList = ALLOW_ALL
+    # --workers N: takes a datagram for another worker (returns None) or gives back what to handle
+    divert: Callable[[bytes, tuple], bytes | None] | None = None
 
     def do_read(self):  # gevent reads only 8192 bytes per datagram by default
         for _ in range(MAX_DENIED_PER_READ):
@@ -35,7 +37,11 @@ class _Server(DatagramServer):
                 log.debug("udp recvfrom failed: %s", error)
                 return None
             if self.access.allows(address[0]):
-                return data, address
+                if self.divert is None:
+                    return data, address
+                data = self.divert(data, address)
+                if data is not None:
+                    return data, address
         return None  # the socket is still readable: the loop calls again
 
 
