@@ -95,7 +95,8 @@ class EdgePortApp:
         for entry in self.config.transports:
             if entry.protocol == "udp":
                 handler = self.udp_heartbeat.wrap_handler(self.edge.handle)
-                self.network.add(UdpTransport(entry.bind_addr, entry.port, handler, self.pool, access))
+                self.network.add(UdpTransport(entry.bind_addr, entry.port, handler, self.pool, access,
+                                              overflow=self.edge.on_overload))
                 continue
             table = self.network.table
             args = (entry.bind_addr, entry.port, self.edge.handle, self.pool, table, limits, policy)

@@ -129,6 +129,7 @@ class Edge:
         self._loop = gevent.get_hub().loop
         self._bad_input_logged = 0
         self._table_full_count = 0
+        self._overload_count = 0
         self._call_locks: dict[str, list] = {}  # Call-ID -> [lock, users]; see _in_call_order
 
     # -- entry point --------------------------------------------------------------------------
@@ -184,6 +185,32 @@ class Edge:
             entry[1] -= 1
             if entry[1] == 0:
                 del self._call_locks[call_id]
+
+    def on_overload(self, data: bytes, flow: Flow) -> None:
+        """Every worker greenlet is busy (spec.limits.maxInFlight): 503 to a new request, else drop.
+
+        Runs in the UDP read loop, so it only parses and answers; a retransmission of a request
+        in progress is dropped (its transaction answers it), and so are ACKs and responses.
+        """
+        self._overload_count += 1
+        if self._overload_count % 1000 == 1:
+            log.warning("all %d message greenlets busy (spec.limits.maxInFlight): new requests get 503, "
+                        "the rest is dropped; %d so far", self.config.limits.max_in_flight,
+                        self._overload_count)
+        try:
+            msg = parse_message(data, self.limits) if data.strip(b"\r\n") else None
+            if msg is not None and msg.is_request and msg.method != "ACK" and not self._in_progress(msg):
+                self._reply_stateless(msg, flow, 503, headers=[_retry_after()])
+                self.metrics.overload(flow.transport, "rejected")
+                return
+        except (SipParseError, ValueError, IndexError):
+            pass
+        self.metrics.overload(flow.transport, "dropped")
+
+    def _in_progress(self, request: SipMessage) -> bool:
+        via = routing.parse_via(request.values("Via")[0])
+        branch = routing.transaction_branch(request, via)
+        return self.servers.match(branch, via.sent_by, request.method or "") is not None
 
     def _on_bad_message(self, error: SipParseError, flow: Flow) -> None:
         partial = error.partial

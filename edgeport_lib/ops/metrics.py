@@ -15,6 +15,7 @@ Metric names (all prefixed ``edgeport_``)::
         kind: request|response; method: request method, or the CSeq method of a response;
         status_class: 1xx..6xx for responses, "" (no label) for requests
     edgeport_sip_parse_errors_total{transport}
+    edgeport_sip_overload_total{transport,action}    maxInFlight reached: rejected (503) | dropped
     edgeport_sip_retransmissions_total{direction}     sent (our timers) | received (duplicates)
     edgeport_processor_call_seconds (histogram)       every call, failed ones included
     edgeport_processor_errors_total{reason}           gRPC status name in lower case, or other
@@ -125,6 +126,7 @@ class Metrics:
         self._received: dict[_Key, int] = {}
         self._sent: dict[_Key, int] = {}
         self._parse_errors: dict[str, int] = {}
+        self._overload: dict[tuple[str, str], int] = {}
         self._retransmissions: dict[str, int] = {}
         self._processor_buckets = [0] * (len(PROCESSOR_BUCKETS) + 1)  # last one: above every bound
         self._processor_sum = 0.0
@@ -154,6 +156,11 @@ class Metrics:
         """Received bytes were not a SIP message."""
         t = TRANSPORTS.get(transport, "other")
         self._parse_errors[t] = self._parse_errors.get(t, 0) + 1
+
+    def overload(self, transport: str, action: str) -> None:
+        """Every worker greenlet was busy: a request "rejected" with 503, or a message "dropped"."""
+        key = (TRANSPORTS.get(transport, "other"), action)
+        self._overload[key] = self._overload.get(key, 0) + 1
 
     def retransmission(self, direction: str = "sent") -> None:
         """A retransmission: "sent" by our timers, or "received" (a duplicate absorbed)."""
@@ -226,6 +233,14 @@ class _Collector(Collector):
         if samples:
             for transport, value in sorted(m._parse_errors.copy().items()):
                 family.add_metric([transport], value)
+        yield family
+
+        family = CounterMetricFamily("edgeport_sip_overload",
+                                     "Messages met by a full worker pool (spec.limits.maxInFlight).",
+                                     labels=["transport", "action"])
+        if samples:
+            for key, value in sorted(m._overload.copy().items()):
+                family.add_metric(list(key), value)
         yield family
 
         family = CounterMetricFamily(

@@ -27,6 +27,15 @@ class _Server(DatagramServer):
     # --workers N: takes a datagram for another worker (returns None) or gives back what to handle
     divert: Callable[[bytes, tuple], bytes | None] | None = None
 
+    # every pool greenlet busy: called in the read loop instead of spawning (see UdpTransport)
+    overflow: Callable[[bytes, tuple], None] | None = None
+
+    def do_handle(self, data: bytes, address: tuple) -> None:
+        if self.overflow is not None and self.pool is not None and self.pool.full():
+            self.overflow(data, address)
+            return
+        super().do_handle(data, address)
+
     def do_read(self):  # gevent reads only 8192 bytes per datagram by default
         for _ in range(MAX_DENIED_PER_READ):
             try:
@@ -49,13 +58,23 @@ class UdpTransport:
     transport = "UDP"
 
     def __init__(
-        self, bind_addr: str, port: int, handler: Handler, pool: Pool, access: AccessList = ALLOW_ALL
+        self, bind_addr: str, port: int, handler: Handler, pool: Pool, access: AccessList = ALLOW_ALL,
+        overflow: Handler | None = None,
     ) -> None:
+        """`overflow` gets the datagrams that arrive while every greenlet of `pool` is busy.
+
+        Without it reading pauses until a greenlet is free (datagrams wait in the kernel's
+        buffer, and are lost unseen when it fills); with it reading goes on and `overflow`
+        answers or drops each datagram at once, in the read loop, so it must be quick.
+        """
         self.bind_addr = bind_addr
         self.port = port
         self._handler = handler
         self._server = _Server((bind_addr, port), self._on_datagram, spawn=pool)
         self._server.access = access
+        if overflow is not None:
+            self._server.overflow = lambda data, address: overflow(data, self._flow(address))
+            self._server.full = _never  # gevent pauses reading on a full pool: keep reading
 
     def start(self) -> None:
         self._server.init_socket()
@@ -74,4 +93,11 @@ class UdpTransport:
             raise SendError(f"UDP send to {address[0]}:{address[1]} failed: {error}") from error
 
     def _on_datagram(self, data: bytes, address: tuple) -> None:
-        self._handler(data, Flow(self.transport, (address[0], address[1]), self.port))
+        self._handler(data, self._flow(address))
+
+    def _flow(self, address: tuple) -> Flow:
+        return Flow(self.transport, (address[0], address[1]), self.port)
+
+
+def _never() -> bool:
+    return False

@@ -562,25 +562,35 @@ class _Closer:
         self.peer.close()
 
 
-def test_full_worker_pool_holds_requests_back_and_loses_none(tmp_path, procs):
-    """maxInFlight full: the UDP read loop pauses (the kernel buffer holds what comes), nothing is lost."""
+def test_a_full_worker_pool_answers_new_requests_503_at_once(tmp_path, procs):
+    """maxInFlight full: new requests get 503 + Retry-After at once, counted and logged once;
+    the ones in flight still get their answer, and a retransmission of one is not refused."""
+    env, ops, ops_port = with_ops()
     edge = start(
-        tmp_path, procs, processor_args=["--delay", "1"], processor_timeout=10, limits={"maxInFlight": 2}
+        tmp_path, procs, processor_args=["--delay", "1"], processor_timeout=10, limits={"maxInFlight": 2},
+        env=env, ops=ops,
     )
     peer = UdpPeer(timeout=30)
+    to = ("127.0.0.1", edge.port)
     try:
-        for i in range(6):
-            peer.send(
-                request("OPTIONS", "sip:127.0.0.1", peer.address, call_id=f"pool-{i}"),
-                ("127.0.0.1", edge.port),
-            )
+        first = request("OPTIONS", "sip:127.0.0.1", peer.address, call_id="pool-0")
+        peer.send(first, to)
+        peer.send(request("OPTIONS", "sip:127.0.0.1", peer.address, call_id="pool-1"), to)
+        wait_for_metric(ops_port, "edgeport_transactions_open", 2)  # both wait for the processor
+        for i in range(2, 6):
+            peer.send(request("OPTIONS", "sip:127.0.0.1", peer.address, call_id=f"pool-{i}"), to)
+        peer.send(first, to)  # a retransmission while its transaction waits for the processor
         answers = [peer.receive()[0] for _ in range(6)]
     finally:
         peer.close()
-    pool_lines = [line for line in edge.process.output if "pool" in line.lower()]
-    print(
-        f"\nfull pool: answers {[(m.call_id, m.status) for m in answers]}; log lines about the pool: "
-        f"{pool_lines}"
-    )
-    assert sorted(m.call_id for m in answers) == [f"pool-{i}" for i in range(6)]
-    assert all(m.status == 200 for m in answers)
+    status = {m.call_id: m.status for m in answers}
+    assert sorted(status) == [f"pool-{i}" for i in range(6)], status
+    assert status["pool-0"] == status["pool-1"] == 200
+    assert [status[f"pool-{i}"] for i in range(2, 6)] == [503] * 4
+    assert all(m.get("Retry-After") for m in answers if m.status == 503)
+    wait_for_metric(ops_port, "edgeport_sip_overload_total", 5)
+    counted = samples(ops_port)
+    assert total(counted, "edgeport_sip_overload_total", action="rejected") == 4
+    # the retransmission, and the health probe's keep-alives of that second
+    assert total(counted, "edgeport_sip_overload_total", action="dropped") >= 1
+    assert sum("message greenlets busy" in line for line in edge.process.output) == 1

@@ -88,7 +88,7 @@ def test_healthz_follows_the_processor(stack):
 
 @pytest.mark.parametrize("processor_args", [["--delay", "8"]])
 def test_healthz_turns_red_while_the_sip_path_is_stuck(stack):
-    """A processor that hangs fills the worker pool: the UDP listener stops reading, /healthz says so."""
+    """A processor that hangs fills the worker pool: UDP gets only 503s, /healthz says the path is stuck."""
     wait_for_health(stack["ops"], GREEN)
     client = UdpPeer()
     try:

@@ -450,6 +450,7 @@ def test_metrics_use_their_own_registry_and_stable_names():
     assert names == {
         "edgeport_sip_messages_received", "edgeport_sip_messages_sent", "edgeport_sip_parse_errors",
         "edgeport_sip_retransmissions", "edgeport_processor_call_seconds", "edgeport_processor_errors",
+        "edgeport_sip_overload",
         "edgeport_message_handling_seconds", "edgeport_transactions_open", "edgeport_connections_open",
         "edgeport_events_published",
         "edgeport_events_dropped",
