@@ -27,7 +27,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-MAGIC_COOKIE = "z9hG4bK"
+from .sip.via import MAGIC_COOKIE
+
 MAX_WORKERS = 64
 PROBE_MARK = b"\r\n\r\nw"  # the UDP health probe of a worker: keep-alive + "w<id>"
 

@@ -13,10 +13,9 @@ from .sip.headers import split_list
 from .sip.message import SipMessage
 from .sip.parser import is_uint
 from .sip.uri import SipUri, bare_host, parse_uri
-from .sip.via import Via, parse_via
+from .sip.via import MAGIC_COOKIE, Via, parse_via
 from .transports.base import Flow, Target
 
-MAGIC_COOKIE = "z9hG4bK"
 _DEFAULT_PORTS = {"TLS": 5061, "WSS": 5061}
 BRANCH_PREFIX = MAGIC_COOKIE  # with --workers N, each worker puts its id here (edgeport_lib/handoff.py)
 

@@ -73,13 +73,13 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, NamedTuple, TypeAlias, TypeVar
 
 from .sip.message import Header, SipMessage
+from .sip.via import MAGIC_COOKIE
 
 T1 = 0.5  # RTT estimate
 T2 = 4.0  # maximum retransmit interval for non-INVITE requests and INVITE responses
 T4 = 5.0  # maximum time a message stays in the network
 TIMER_D = 32.0  # wait for response retransmissions (INVITE client, unreliable)
 DEFAULT_MAX_TRANSACTIONS = 100_000
-MAGIC_COOKIE = "z9hG4bK"
 _MAX_REMEMBERED_PROVISIONALS = 32  # bounds memory per transaction against a flood of distinct 1xx
 
 

@@ -9,6 +9,8 @@ from .errors import SipParseError
 from .params import Params, format_params, parse_params
 from .uri import parse_hostport
 
+MAGIC_COOKIE = "z9hG4bK"  # RFC 3261 8.1.1.7: branches of RFC 3261 elements start with it
+
 _SENT_PROTOCOL = re.compile(r"^\s*([^\s/]+)\s*/\s*([^\s/]+)\s*/\s*([^\s/;]+)\s*(.*)$", re.DOTALL)
 
 
