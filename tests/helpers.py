@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import queue
+import signal
 import socket
 import subprocess
 import sys
@@ -14,6 +16,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
+PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 def free_port(kind: str = "tcp", host: str = "127.0.0.1") -> int:
@@ -22,6 +25,11 @@ def free_port(kind: str = "tcp", host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, sock_type) as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
+
+
+def die_with_parent() -> None:
+    """In a child about to exec: be killed when the test process ends, even if a test forgot it."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 class Process:
@@ -35,6 +43,7 @@ class Process:
             self.args,
             cwd=cwd or REPO_ROOT,
             env=child_env,
+            preexec_fn=die_with_parent,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.helpers import PYTHON, REPO_ROOT, Process, free_port, start_process
+from tests.helpers import PYTHON, REPO_ROOT, Process, die_with_parent, free_port, start_process
 
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 
@@ -95,5 +95,6 @@ def run_sipp(args: list[str], timeout: float = 120, cwd: Path | None = None) -> 
 def start_sipp(args: list[str], cwd: Path | None = None) -> subprocess.Popen:
     """Start a long-running sipp (a uas); the caller kills it."""
     return subprocess.Popen(
-        ["sipp", *args, "-nostdin"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd
+        ["sipp", *args, "-nostdin"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd,
+        preexec_fn=die_with_parent,
     )
