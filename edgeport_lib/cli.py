@@ -1,20 +1,10 @@
 """Command line entry: `python edgeport.py config.yaml` (or `python -m edgeport_lib`).
 
 gevent must patch the standard library before anything else is imported, and gRPC must be told
-about gevent before any channel exists; both happen at the top of this module.
+about gevent before any channel exists: gevent_setup does both, imported first.
 """
 
-import os
-
-os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "0")
-
-from gevent import monkey  # noqa: E402
-
-monkey.patch_all()
-
-import grpc.experimental.gevent  # noqa: E402
-
-grpc.experimental.gevent.init_gevent()
+from . import gevent_setup  # noqa: F401, I001  (first: patches the standard library, sets up gRPC)
 
 import argparse  # noqa: E402
 import gc  # noqa: E402

@@ -12,7 +12,7 @@ Set up as edgeport_lib/cli.py sets up EdgePort (patch_all, init_gevent), then pr
 """
 
 # ruff: noqa: I001
-import edgeport_lib.cli  # noqa: F401  (patches the standard library and gRPC first, like EdgePort)
+import edgeport_lib.gevent_setup  # noqa: F401  (first: gevent and gRPC set up as EdgePort does)
 
 import gc  # noqa: E402
 import sys  # noqa: E402

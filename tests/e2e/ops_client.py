@@ -55,11 +55,23 @@ def total(metrics: dict, name: str, **labels: str) -> float:
 
 
 def wait_for_metric(port: int, name: str, at_least: float, timeout: float = 30.0, **labels: str) -> float:
+    """Poll /metrics until the sum of `name` (with `labels`) is at least `at_least`; its value."""
+    return _wait_for_value(port, name, lambda v: v >= at_least, f">= {at_least}", timeout, labels)
+
+
+def wait_for_metric_at_most(
+    port: int, name: str, at_most: float, timeout: float = 30.0, **labels: str
+) -> float:
+    """Poll /metrics until the sum of `name` (with `labels`) is at most `at_most`; its value."""
+    return _wait_for_value(port, name, lambda v: v <= at_most, f"<= {at_most}", timeout, labels)
+
+
+def _wait_for_value(port: int, name: str, accept, expected: str, timeout: float, labels: dict) -> float:
     deadline = time.monotonic() + timeout
     while True:
         value = total(samples(port), name, **labels)
-        if value >= at_least:
+        if accept(value):
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"{name}{labels} stayed at {value}, expected >= {at_least}")
+            raise AssertionError(f"{name}{labels} stayed at {value}, expected {expected}")
         time.sleep(0.2)  # polling pace

@@ -11,17 +11,8 @@ printing one ``result ...`` line for each: ``block`` (occupy every worker of the
 ``until_ok SECONDS`` (call until one succeeds), ``quit``.
 """
 
-import os
-
-os.environ["GRPC_ENABLE_FORK_SUPPORT"] = "0"
-
-from gevent import monkey  # noqa: E402
-
-monkey.patch_all()
-
-import grpc.experimental.gevent  # noqa: E402
-
-grpc.experimental.gevent.init_gevent()
+# ruff: noqa: I001
+import edgeport_lib.gevent_setup  # noqa: F401  (first: gevent and gRPC set up as EdgePort does)
 
 import sys  # noqa: E402
 import time  # noqa: E402

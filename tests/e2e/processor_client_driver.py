@@ -7,17 +7,8 @@ Reads commands on stdin, one per line, and prints one ``result ...`` line for ea
 concurrent calls), ``quit``. The client's log lines are printed as ``LOG LEVEL message``.
 """
 
-import os
-
-os.environ["GRPC_ENABLE_FORK_SUPPORT"] = "0"
-
-from gevent import monkey  # noqa: E402
-
-monkey.patch_all()
-
-import grpc.experimental.gevent  # noqa: E402
-
-grpc.experimental.gevent.init_gevent()
+# ruff: noqa: I001
+import edgeport_lib.gevent_setup  # noqa: F401  (first: gevent and gRPC set up as EdgePort does)
 
 import logging  # noqa: E402
 import sys  # noqa: E402

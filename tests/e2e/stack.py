@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,7 @@ import yaml
 from tests.helpers import PYTHON, REPO_ROOT, Process, die_with_parent, free_port, start_process
 
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
+NATS_SERVER = shutil.which("nats-server") or "/usr/bin/nats-server"
 
 
 def free_udp_tcp_port() -> int:
@@ -40,6 +42,12 @@ def start_processor(
         args += ["--routes", str(path)]
     args += extra or []
     return start_process(args, ready_line="listening on", timeout=20), port
+
+
+def start_nats(port: int, *options: str) -> Process:
+    """nats-server on 127.0.0.1:port, once it says it accepts clients."""
+    args = [NATS_SERVER, "-a", "127.0.0.1", "-p", str(port), *options]
+    return start_process(args, ready_line="Server is ready", timeout=15)
 
 
 @dataclass

@@ -6,16 +6,15 @@ import asyncio
 import json
 import queue
 import re
-import shutil
 import threading
 import time
 
 import nats
 import pytest
 
-from tests.helpers import free_port, start_process
+from tests.helpers import free_port
 
-from .stack import SCENARIOS, run_sipp, start_edgeport, start_processor, start_sipp
+from .stack import SCENARIOS, run_sipp, start_edgeport, start_nats, start_processor, start_sipp
 
 STAMP = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"
 
@@ -55,11 +54,7 @@ class Subscriber:
 @pytest.fixture
 def nats_url():
     port = free_port()
-    server = start_process(
-        [shutil.which("nats-server"), "-a", "127.0.0.1", "-p", str(port)],
-        ready_line="Server is ready",
-        timeout=15,
-    )
+    server = start_nats(port)
     yield f"nats://127.0.0.1:{port}"
     server.kill()
 

@@ -28,7 +28,7 @@ import pytest
 
 from tests.helpers import free_port
 
-from .ops_client import samples, total, wait_for_health, wait_for_metric
+from .ops_client import samples, total, wait_for_health, wait_for_metric, wait_for_metric_at_most
 from .sipclient import TcpPeer, UdpPeer, request
 from .stack import start_edgeport, start_processor, start_sipp
 
@@ -53,17 +53,6 @@ def proc_status(pid: int) -> dict[str, int]:
                 out[key] = int(value.split()[0])
     out["fds"] = len(os.listdir(f"/proc/{pid}/fd"))
     return out
-
-
-def wait_for_metric_at_most(port: int, name: str, at_most: float, timeout: float = 30.0) -> float:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = total(samples(port), name)
-        if value <= at_most:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{name} stayed at {value}, expected <= {at_most}")
-        time.sleep(0.2)  # polling pace
 
 
 def mb(kb: int) -> float:

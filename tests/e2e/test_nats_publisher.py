@@ -7,7 +7,6 @@ import asyncio
 import datetime
 import ipaddress
 import json
-import shutil
 import ssl
 from pathlib import Path
 
@@ -20,8 +19,10 @@ from cryptography.x509.oid import NameOID
 
 from tests.helpers import PYTHON, Process, free_port, start_process
 
+from .stack import NATS_SERVER
+from .stack import start_nats as start_nats_server
+
 DRIVER = Path(__file__).with_name("events_driver.py")
-NATS_SERVER = shutil.which("nats-server") or "/usr/bin/nats-server"
 
 pytestmark = pytest.mark.skipif(not Path(NATS_SERVER).exists(), reason="nats-server is not installed")
 
@@ -36,10 +37,7 @@ def processes():
 
 
 def start_nats(processes: list[Process], port: int, *options: str) -> Process:
-    """nats-server on 127.0.0.1:port, once it says it accepts clients."""
-    server = start_process(
-        [NATS_SERVER, "-a", "127.0.0.1", "-p", str(port), *options], ready_line="Server is ready", timeout=15
-    )
+    server = start_nats_server(port, *options)
     processes.append(server)
     return server
 
