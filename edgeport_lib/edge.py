@@ -80,6 +80,7 @@ class ServerContext:
     client: ClientTransaction | None = None
     cancelled: bool = False
     timers: dict[str, Any] = field(default_factory=dict)
+    reply_target: Target | None = None  # from the request's top Via: the same for every response
 
 
 @dataclass(slots=True)
@@ -509,7 +510,10 @@ class Edge:
     def _send_for(self, txn, message: SipMessage) -> None:
         if isinstance(txn, ServerTransaction):
             try:
-                self._reply_on(txn.context.flow, message)
+                context: ServerContext = txn.context
+                if context.reply_target is None:
+                    context.reply_target = routing.response_target(message)
+                self._reply_on(context.flow, message, context.reply_target)
             except SendError as error:
                 log.info("could not send %s response for %s: %s", message.status, message.call_id, error)
             return
@@ -619,9 +623,12 @@ class Edge:
         self.network.send(target, serialize(message))
         self.metrics.sent(target.transport, message)
 
-    def _reply_on(self, flow: Flow, message: SipMessage) -> None:
-        """Send back on the flow a request came in on (its Via when that is gone). Raises SendError."""
-        self.network.reply(flow, serialize(message), fallback=routing.response_target(message))
+    def _reply_on(self, flow: Flow, message: SipMessage, target: Target | None = None) -> None:
+        """Send back on the flow a request came in on (its Via when that is gone). Raises SendError.
+
+        `target` is the message's `routing.response_target`, when the caller has it already.
+        """
+        self.network.reply(flow, serialize(message), fallback=target or routing.response_target(message))
         self.metrics.sent(flow.transport, message)
 
     @cached_property

@@ -18,7 +18,7 @@ _TOKEN = re.compile(r"^[A-Za-z0-9.!%*_+`'~-]+$")
 # RFC 3261 25.1: no control characters but HTAB (CR is checked apart: only as part of CRLF)
 _CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SIP_VERSION = "SIP/2.0"
-_SINGLETONS = ("From", "To", "Call-ID", "CSeq")
+_SINGLETON_KEYS = (("From", "from"), ("To", "to"), ("Call-ID", "call-id"), ("CSeq", "cseq"))
 
 
 def parse_message(data: bytes, limits: Limits = DEFAULT_LIMITS) -> SipMessage:
@@ -156,36 +156,44 @@ def _remember_name(name: str) -> str:
 
 
 def _check_mandatory(msg: SipMessage) -> None:
+    # one pass over the headers: every message passes here
     counts: dict[str, int] = {}
+    first: dict[str, str] = {}
     for header in msg.headers:
-        counts[header.key] = counts.get(header.key, 0) + 1
-    for name in _SINGLETONS:
-        count = counts.get(name.lower(), 0)
+        key = header.key
+        if key in counts:
+            counts[key] += 1
+        else:
+            counts[key] = 1
+            first[key] = header.value
+    for name, key in _SINGLETON_KEYS:
+        count = counts.get(key, 0)
         if count != 1:
             problem = "missing" if count == 0 else "duplicated"
             raise SipParseError(f"{problem} {name} header", msg)
-    if not msg.values("Via"):  # also `Via: ,` (a line with no element)
+    if "via" not in counts or not _has_via_element(msg, first["via"]):
         raise SipParseError("missing Via header", msg)
-    if not msg.call_id.strip():
+    if not first["call-id"].strip():
         raise SipParseError("empty Call-ID header", msg)
-    _check_cseq(msg)
-    _check_max_forwards(msg)
+    _check_cseq(msg, first["cseq"])
+    max_forwards = first.get("max-forwards")
+    if max_forwards is not None and (not is_uint(max_forwards) or int(max_forwards) > 255):
+        raise SipParseError("malformed Max-Forwards header", msg)
 
 
-def _check_cseq(msg: SipMessage) -> None:
-    parts = (msg.get("CSeq") or "").split(None, 1)
+def _has_via_element(msg: SipMessage, first_via: str) -> bool:
+    """At least one Via element (`Via: ,` is a line with none)."""
+    return bool(first_via.strip(" \t,")) or bool(msg.values("Via"))
+
+
+def _check_cseq(msg: SipMessage, value: str) -> None:
+    parts = value.split(None, 1)
     number, method = (parts + ["", ""])[:2]
     method = method.strip()
     if not is_uint(number) or int(number) >= 2**31 or not method or not _TOKEN.match(method):
         raise SipParseError("malformed CSeq header", msg)
     if msg.is_request and method != msg.method:
         raise SipParseError("CSeq method does not match the request method", msg)
-
-
-def _check_max_forwards(msg: SipMessage) -> None:
-    value = msg.get("Max-Forwards")
-    if value is not None and (not is_uint(value) or int(value) > 255):
-        raise SipParseError("malformed Max-Forwards header", msg)
 
 
 def content_length(msg: SipMessage) -> int | None:

@@ -1,0 +1,240 @@
+"""EdgePort's own CPU per SIP message, measured in one process: no gRPC, no other process.
+
+    .venv/bin/python bench/bench_edge_inprocess.py [--calls 3000] [--runs 3] [--profile N] [--json]
+
+The real EdgePortApp (edge, transactions, transports, metrics, its greenlet pool) is built from a
+config as `python edgeport.py` builds it, set up by edgeport_lib.gevent_setup. Two things differ:
+
+* the processor is the reference processor's `handle`, called in-process instead of over gRPC;
+* the caller and the callee are plain UDP sockets of this process, playing sipp's built-in uac and
+  uas (INVITE, 180, 200, ACK, BYE, 200: six messages through the edge per call).
+
+Each received message is handed to the app's UDP handler in a greenlet of its pool, as the UDP
+transport does. CPU time (`time.process_time`) is taken over the whole run; the time spent in the
+processor and in the two peers (building, parsing and reading their messages) is measured around
+each of their steps and taken out, leaving EdgePort's own CPU per message: parsing, conversion
+both ways, transactions, routing, metrics, greenlets, timers and sending. This is the figure the
+150 us target of issue 7 is about, without the subtraction of a separately measured gRPC client.
+The best of --runs counts. --profile N prints the N functions with the most own time (cProfile,
+which slows everything down: use it for proportions, not for the figure).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import edgeport_lib.gevent_setup  # noqa: E402, F401, I001  (before the rest, as in EdgePort)
+
+import argparse  # noqa: E402
+import cProfile  # noqa: E402
+import json  # noqa: E402
+import pstats  # noqa: E402
+import socket  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+import yaml  # noqa: E402
+
+from edgeport_lib.app import EdgePortApp  # noqa: E402
+from edgeport_lib.config import load_config  # noqa: E402
+from edgeport_lib.reference_processor.processor import ReferenceProcessor  # noqa: E402
+from edgeport_lib.reference_processor.router import StaticRoute  # noqa: E402
+from edgeport_lib.sip.message import Header, SipMessage  # noqa: E402
+from edgeport_lib.sip.parser import parse_message  # noqa: E402
+from edgeport_lib.sip.responses import make_response  # noqa: E402
+from edgeport_lib.sip.serializer import serialize  # noqa: E402
+from edgeport_lib.transports.base import Flow  # noqa: E402
+from tests.e2e.stack import edge_config, free_udp_tcp_port  # noqa: E402
+
+MESSAGES_PER_CALL = 6
+SDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\n"
+
+
+class Stopwatch:
+    """CPU seconds spent outside EdgePort (processor, peers), to take out of the total."""
+
+    def __init__(self) -> None:
+        self.outside = 0.0
+
+    def run(self, fn, *args):
+        started = time.process_time()
+        try:
+            return fn(*args)
+        finally:
+            self.outside += time.process_time() - started
+
+
+class InProcessProcessor:
+    """ProcessorClient's interface, answered by the reference processor in this process."""
+
+    def __init__(self, processor: ReferenceProcessor, watch: Stopwatch) -> None:
+        self.processor = processor
+        self.watch = watch
+        self.healthy = True
+        self.last_success = None
+
+    def process(self, request, timeout=None):
+        return self.watch.run(self.processor.handle, request)
+
+    def close(self) -> None:
+        pass
+
+
+class Peer:
+    """A UDP socket of this process playing a SIP user agent."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+        self.sock.settimeout(2)
+        self.address = self.sock.getsockname()
+
+    def receive(self) -> SipMessage:
+        data, _ = self.sock.recvfrom(65535)
+        return parse_message(data)
+
+    def receive_final(self) -> SipMessage:
+        while True:
+            msg = self.receive()
+            if msg.is_request or msg.status >= 200:
+                return msg
+
+
+def request(method: str, uri: str, peer: Peer, call: int, cseq: int, to: str, extra=()) -> bytes:
+    host, port = peer.address
+    headers = [
+        Header("Via", f"SIP/2.0/UDP {host}:{port};branch=z9hG4bK-{call}-{cseq}-{method}"),
+        Header("From", f"sipp <sip:sipp@{host}:{port}>;tag={call}SIPpTag00"),
+        Header("To", to),
+        Header("Call-ID", f"{call}-bench@{host}"),
+        Header("CSeq", f"{cseq} {method}"),
+        Header("Contact", f"sip:sipp@{host}:{port}"),
+        Header("Max-Forwards", "70"),
+        *extra,
+    ]
+    body = SDP.encode() if method == "INVITE" else b""
+    if body:
+        headers.append(Header("Content-Type", "application/sdp"))
+    headers.append(Header("Content-Length", str(len(body))))
+    return serialize(SipMessage(method=method, uri=uri, headers=headers, body=body))
+
+
+def answer(invite: SipMessage, status: int, uas: Peer, tag: str) -> bytes:
+    host, port = uas.address
+    response = make_response(invite, status, to_tag=tag,
+                             headers=[Header("Contact", f"<sip:{host}:{port};transport=UDP>")])
+    for value in invite.get_all("Record-Route"):
+        response.add("Record-Route", value)
+    return serialize(response)
+
+
+class Bench:
+    def __init__(self, app: EdgePortApp, uac: Peer, uas: Peer, watch: Stopwatch) -> None:
+        self.app, self.uac, self.uas, self.watch = app, uac, uas, watch
+        self.handle = app.transports()[0]._handler  # the UDP transport's handler (heartbeat + edge)
+        self.edge_port = app.config.transports[0].port
+
+    def deliver(self, data: bytes, sender: Peer) -> None:
+        """One datagram into EdgePort, in a greenlet of its pool, as the UDP transport does it."""
+        flow = Flow("UDP", sender.address, self.edge_port)
+        self.app.pool.spawn(self.handle, data, flow).join()
+
+    def call(self, n: int) -> None:
+        uac, uas, w = self.uac, self.uas, self.watch
+        edge = f"127.0.0.1:{self.edge_port}"
+        self.deliver(w.run(request, "INVITE", f"sip:service@{edge}", uac, n, 1, f"<sip:service@{edge}>"), uac)
+        w.run(uac.receive)  # 100 Trying
+        invite = w.run(uas.receive)
+        for status in (180, 200):
+            self.deliver(w.run(answer, invite, status, uas, f"uas{n}"), uas)
+        ok = w.run(uac.receive_final)
+        self.in_dialog("ACK", ok, n, 1)
+        w.run(uas.receive)
+        self.in_dialog("BYE", ok, n, 2)
+        bye = w.run(uas.receive)
+        self.deliver(w.run(lambda: serialize(make_response(bye, 200))), uas)
+        w.run(uac.receive)
+
+    def in_dialog(self, method: str, ok: SipMessage, n: int, cseq: int) -> None:
+        def build() -> bytes:
+            contact = ok.get("Contact").strip("<>").split(";")[0]
+            routes = [Header("Route", r) for r in reversed(ok.get_all("Record-Route"))]
+            return request(method, contact, self.uac, n, cseq, ok.get("To"), routes)
+
+        self.deliver(self.watch.run(build), self.uac)
+
+
+def build_app(workdir: Path, uas: Peer, watch: Stopwatch) -> EdgePortApp:
+    port = free_udp_tcp_port()
+    config = edge_config(port, 1, protocols=("udp",))
+    path = workdir / "edgeport.yaml"
+    path.write_text(yaml.safe_dump(config))
+    app = EdgePortApp(load_config(path))
+    route = StaticRoute(host="127.0.0.1", port=uas.address[1], transport="udp")
+    app.processor = InProcessProcessor(ReferenceProcessor({"service": route}), watch)
+    app.edge.processor = app.processor
+    app.start()
+    return app
+
+
+def run_once(calls: int, profile: cProfile.Profile | None = None) -> dict:
+    watch = Stopwatch()
+    uac, uas = Peer(), Peer()
+    app = build_app(Path(tempfile.mkdtemp(prefix="bench-edge-")), uas, watch)
+    bench = Bench(app, uac, uas, watch)
+    for n in range(50):  # warm-up: caches, allocator
+        bench.call(n)
+    watch.outside = 0.0
+    if profile:
+        profile.enable()
+    started_cpu, started = time.process_time(), time.perf_counter()
+    for n in range(50, 50 + calls):
+        bench.call(n)
+    cpu, wall = time.process_time() - started_cpu, time.perf_counter() - started
+    if profile:
+        profile.disable()
+    own = cpu - watch.outside
+    app.edge.draining = True
+    messages = calls * MESSAGES_PER_CALL
+    return {
+        "calls": calls,
+        "messages": messages,
+        "cpu_s": round(cpu, 3),
+        "outside_s": round(watch.outside, 3),
+        "own_us_per_message": round(own / messages * 1e6, 1),
+        "messages_per_s_one_core": round(messages / own),
+        "wall_s": round(wall, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=3000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--profile", type=int, default=0, metavar="N")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if args.profile:
+        profile = cProfile.Profile()
+        result = run_once(args.calls, profile)
+        print(f"(under cProfile) {result}")
+        pstats.Stats(profile).sort_stats("tottime").print_stats(args.profile)
+        return
+    runs = [run_once(args.calls) for _ in range(args.runs)]
+    best = min(runs, key=lambda r: r["own_us_per_message"])
+    print(f"{'run':>4} {'calls':>6} {'CPU s':>7} {'outside s':>9} {'own us/msg':>10} {'msgs/s/core':>11}")
+    for i, r in enumerate(runs, 1):
+        print(f"{i:>4} {r['calls']:>6} {r['cpu_s']:>7} {r['outside_s']:>9} {r['own_us_per_message']:>10} "
+              f"{r['messages_per_s_one_core']:>11}")
+    print(f"EdgePort's own CPU per SIP message, best of {len(runs)}: {best['own_us_per_message']} us "
+          f"(target 150 us)")
+    if args.json:
+        print(json.dumps({"bench": "edge_inprocess", "runs": runs, "best": best, "target_us": 150}))
+
+
+if __name__ == "__main__":
+    main()
