@@ -113,6 +113,9 @@ class ProcessorClient:
             channel.close()
 
     def _get_stub(self) -> processor_pb2_grpc.ProcessorStub:
+        stub = self._stub
+        if stub is not None:  # the common case, without the lock (gevent's is pure Python)
+            return stub
         with self._lock:
             if self._closed:
                 raise ProcessorUnavailable("client closed")
@@ -131,6 +134,9 @@ class ProcessorClient:
             log.debug("processor %s still unreachable: %s", self.target, reason)
 
     def _record_success(self) -> None:
+        if self._healthy:  # nothing changes state: no lock
+            self._last_success = time.monotonic()
+            return
         with self._lock:
             outage_ends = not self._healthy
             self._healthy = True
