@@ -328,6 +328,7 @@ def memory_mode(args) -> dict:
             edge = stack.fresh_edge()
             start_kb = status_kb(edge.pid, "VmHWM")
             done = failed = 0
+            seen = 0  # EdgePort log lines already looked at
             for checkpoint in checkpoints:
                 while done < checkpoint:  # sipp runs of at most ~100 s each
                     chunk = min(checkpoint - done, int(rate * 100))
@@ -335,6 +336,11 @@ def memory_mode(args) -> dict:
                     run = stack.uac("udp", rate, chunk / rate)
                     if run.errors:
                         log(f"memory: sipp errors: {run.errors[:2]}")
+                    output = edge.process.output
+                    notable = [line for line in output[seen:] if " WARNING " in line or " ERROR " in line]
+                    seen = len(output)
+                    if notable:  # what EdgePort said about it, if anything
+                        log(f"memory: EdgePort logged {len(notable)} warnings: {notable[:3]}")
                     done += run.calls
                     failed += run.calls - max(run.successful, 0)
                 after = scrape(edge.ops_port)
