@@ -106,6 +106,7 @@ class Limits:
     max_connections_per_ip: int = 200
     read_timeout: float = 30.0
     idle_timeout: float = 600.0
+    max_queued_events: int = 10000
 
 
 @dataclass(frozen=True)
@@ -364,6 +365,7 @@ class _LimitsSchema(_Strict):
     max_connections_per_ip = _count("maxConnectionsPerIp")
     read_timeout = _seconds("readTimeout")
     idle_timeout = _seconds("idleTimeout")
+    max_queued_events = _count("maxQueuedEvents")
 
 
 class _TimersSchema(_Strict):

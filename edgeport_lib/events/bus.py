@@ -35,13 +35,13 @@ class EventBus:
 
     @classmethod
     def from_config(cls, config: Any) -> EventBus:
-        """Built from an EdgePortConfig (``console_publisher``, ``nats_enabled``, ``nats_url``,
-        ``nats_subject``; ``nats_buffer_size`` when the config has one)."""
+        """Built from a Config (``console_publisher``, ``nats_enabled``, ``nats_url``,
+        ``nats_subject``, ``limits.max_queued_events``)."""
         return cls(
             console=config.console_publisher,
             nats_url=config.nats_url if config.nats_enabled else None,
             subject=config.nats_subject,
-            buffer_size=getattr(config, "nats_buffer_size", DEFAULT_BUFFER_SIZE),
+            buffer_size=config.limits.max_queued_events,
         )
 
     @property

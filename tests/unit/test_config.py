@@ -20,6 +20,7 @@ from edgeport_lib.config import (
     load_config,
     parse_ip_addr_output,
 )
+from edgeport_lib.events import EventBus
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NO_ENV: dict[str, str] = {}
@@ -510,4 +511,20 @@ def test_env_access_lists_invalid(tmp_path: Path) -> None:
     assert errors == [
         "env:ACCESS_ALLOW: 'bogus' is not a CIDR network (e.g. 10.0.0.0/8)",
         "env:ACCESS_DENY: 'x/99' is not a CIDR network (e.g. 10.0.0.0/8)",
+    ]
+
+
+def test_the_event_buffer_comes_from_the_limits(tmp_path):
+    data = base()
+    data["spec"]["limits"] = {"maxQueuedEvents": 25}
+    env = {"CONSOLE_PUBLISHER_ENABLED": "true", "NATS_PUBLISHER_ENABLED": "true",
+           "NATS_PUBLISHER_URL": "nats://127.0.0.1:4222"}
+    config = load(tmp_path, data, env)
+    assert config.limits.max_queued_events == 25
+    bus = EventBus.from_config(config)  # built, not started: nothing connects
+    assert bus.enabled and bus._nats.buffer_size == 25
+    assert EventBus.from_config(load(tmp_path, base(), env))._nats.buffer_size == 10_000
+    data["spec"]["limits"] = {"maxQueuedEvents": 0}
+    assert errors_of(write_yaml(tmp_path, data)) == [
+        f"{tmp_path / 'edgeport.yaml'}: spec.limits.maxQueuedEvents: must be at least 1"
     ]

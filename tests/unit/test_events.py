@@ -309,17 +309,6 @@ def test_nats_events_wait_in_the_buffer_until_started():
     assert bus.stats()["dropped"] == 3 and bus.stats()["buffered"] == 0
 
 
-def test_from_config():
-    class Config:
-        console_publisher = True
-        nats_enabled = False
-        nats_url = "nats://ignored:4222"
-        nats_subject = "routr"
-
-    bus = EventBus.from_config(Config())
-    assert bus.enabled and bus.stats()["connected"] is None
-
-
 # ------------------------------------------------------------------------------- NATS URLs
 def test_parse_servers_accepts_lists_credentials_tls_and_bare_hosts():
     url = "nats://u:p@n1:4222, tls://tok@n2:4443 ,n3:4222,n4,[::1]:4222"
