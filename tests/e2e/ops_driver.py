@@ -33,7 +33,6 @@ from edgeport_lib.ops import (  # noqa: E402
     start_probe,
 )
 from edgeport_lib.processor_client import ProcessorClient, ProcessorUnavailable  # noqa: E402
-from edgeport_lib.protocol import common_pb2, processor_pb2, sipmessage_pb2  # noqa: E402
 from edgeport_lib.sip.errors import SipParseError  # noqa: E402
 from edgeport_lib.sip.limits import Limits  # noqa: E402
 from edgeport_lib.sip.parser import parse_message  # noqa: E402
@@ -41,30 +40,10 @@ from edgeport_lib.transactions import ServerTransactionTable  # noqa: E402
 from edgeport_lib.transports.connections import ConnectionTable  # noqa: E402
 from edgeport_lib.transports.stream import StreamTransport  # noqa: E402
 from edgeport_lib.transports.udp import UdpTransport  # noqa: E402
+from tests.e2e.processor_client_driver import register_request  # noqa: E402
 
 MAX_AGE = 1.0
 INTERVAL = 0.1
-
-
-def register_request() -> processor_pb2.MessageRequest:
-    uri = sipmessage_pb2.SipURI(user="alice", host="example.org", port=-1, ttl_param=-1)
-    message = sipmessage_pb2.SIPMessage(request_uri=sipmessage_pb2.SipURI(host="example.org", port=-1))
-    message.to.address.uri.CopyFrom(uri)
-    getattr(message, "from").address.uri.CopyFrom(uri)
-    message.call_id.call_id = "ops-driver-call"
-    message.via.add(host="127.0.0.1", port=5062, branch="z9hG4bK-ops", transport="UDP", r_port=-1, ttl=-1)
-    message.contact.address.uri.CopyFrom(sipmessage_pb2.SipURI(user="alice", host="127.0.0.1", port=5062))
-    message.contact.expires = -1
-    message.contact.q_value = -1
-    message.expires.expires = 60
-    message.extensions.add(name="CSeq", value="1 REGISTER")
-    return processor_pb2.MessageRequest(
-        ref="ops-driver-call",
-        method=processor_pb2.Method.REGISTER,
-        sender=processor_pb2.NetInterface(host="127.0.0.1", port=5062, transport=common_pb2.Transport.UDP),
-        listening_points=[processor_pb2.NetInterface(host="127.0.0.1", port=5060)],
-        message=message,
-    )
 
 
 def main() -> None:

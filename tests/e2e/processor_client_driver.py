@@ -22,6 +22,7 @@ from edgeport_lib.protocol import common_pb2, processor_pb2, sipmessage_pb2  # n
 
 
 def register_request() -> processor_pb2.MessageRequest:
+    """A REGISTER for alice@example.org, as EdgePort would send it (also used by ops_driver.py)."""
     uri = sipmessage_pb2.SipURI(user="alice", host="example.org", port=-1, ttl_param=-1)
     message = sipmessage_pb2.SIPMessage(request_uri=sipmessage_pb2.SipURI(host="example.org", port=-1))
     message.to.address.uri.CopyFrom(uri)

@@ -9,15 +9,6 @@ from tests.helpers import free_port
 from .stack import SCENARIOS, run_sipp, start_edgeport, start_processor, start_sipp
 
 
-@pytest.fixture
-def sipp_procs():
-    procs = []
-    yield procs
-    for proc in procs:
-        proc.kill()
-        proc.wait(timeout=10)
-
-
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
 def test_200_calls_to_a_static_route(tmp_path, sipp_procs, transport):
     uas_port = free_port(transport)

@@ -21,15 +21,6 @@ from .stack import edge_config, free_udp_tcp_port, run_sipp, start_processor, st
 READY = "workers ready"
 
 
-@pytest.fixture
-def sipp_procs():
-    procs = []
-    yield procs
-    for proc in procs:
-        proc.kill()
-        proc.wait(timeout=10)
-
-
 def start_workers(tmp_path, processor_port: int, workers: str = "2", env: dict | None = None, port=None):
     port = port or free_udp_tcp_port()
     path = tmp_path / "edgeport.yaml"
