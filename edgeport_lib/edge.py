@@ -210,8 +210,11 @@ class Edge:
 
     def _in_progress(self, request: SipMessage) -> bool:
         via = routing.parse_via(request.values("Via")[0])
-        branch = routing.transaction_branch(request, via)
-        return self.servers.match(branch, via.sent_by, request.method or "") is not None
+        return self._server_for(request, via, routing.transaction_branch(request, via)) is not None
+
+    def _server_for(self, request: SipMessage, via, branch: str) -> ServerTransaction | None:
+        """The server transaction a request belongs to (a retransmission, or an ACK for it)."""
+        return self.servers.match(branch, via.sent_by, request.method or "")
 
     def _on_bad_message(self, error: SipParseError, flow: Flow) -> None:
         partial = error.partial
@@ -228,7 +231,7 @@ class Edge:
         via = routing.stamp_received(msg, flow)
         branch = routing.transaction_branch(msg, via)
         method = msg.method or ""
-        existing = self.servers.match(branch, via.sent_by, method)
+        existing = self._server_for(msg, via, branch)
         if existing is not None:
             self.metrics.retransmission("received")
             self._run(existing, existing.on_request(msg))
