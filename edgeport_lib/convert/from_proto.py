@@ -14,9 +14,8 @@ from ..sip.message import Header, SipMessage
 from ..sip.responses import add_to_tag, new_tag
 from ..sip.status import reason_phrase
 from .response_types import response_type_for, status_for
-from .to_proto import REPEATED_FIELDS, SINGLE_FIELDS, Converted
+from .to_proto import GATEWAY_AUTH, REPEATED_FIELDS, SINGLE_FIELDS, Converted
 
-GATEWAY_AUTH = "x-gateway-auth"
 _FIELD_HEADER = {field: canonical_name(key) for key, field in {**REPEATED_FIELDS, **SINGLE_FIELDS}.items()}
 _DIALOG_CREATING = frozenset({"INVITE", "SUBSCRIBE", "REFER", "NOTIFY"})
 # Header order of a rebuilt message; extensions (CSeq among them) follow.
@@ -118,20 +117,25 @@ def _body(returned: pb.SIPMessage, original: Converted) -> bytes:
 def _headers(returned: pb.SIPMessage, original: Converted, order: tuple[str, ...]) -> list[Header]:
     headers: list[Header] = []
     for fname in order:
-        name = _FIELD_HEADER[fname]
         if fname in _REPEATED:
             texts = _repeated_texts(getattr(returned, fname), getattr(original.pb, fname),
                                     original.originals.get(fname, []), fname)
         elif returned.HasField(fname):
             texts = _single_texts(returned, original, fname)
         else:
-            texts = []
-        headers.extend(Header(name, text) for text in texts)
-    headers.extend(_extensions(returned, original))
+            continue
+        name = _FIELD_HEADER[fname]
+        headers += [Header(name, text) for text in texts]
+    if returned.extensions == original.pb.extensions:
+        headers += [Header(name, line) for name, line in original.extension_headers]
+    else:
+        headers += _extensions(returned, original)
     return headers
 
 
 def _repeated_texts(items, original_items, original_texts: list[str], fname: str) -> list[str]:
+    if items == original_items:
+        return original_texts
     unused = list(zip(original_items, original_texts, strict=False))
     texts = []
     for item in items:

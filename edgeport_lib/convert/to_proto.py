@@ -6,9 +6,9 @@ so that from_proto.py can write unchanged headers back exactly as they came (the
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass, field
-from functools import partial
+
+from google.protobuf.message_factory import GetMessageClass
 
 from ..protocol import processor_pb2
 from ..protocol import sipmessage_pb2 as pb
@@ -32,6 +32,8 @@ SINGLE_FIELDS = {
     "www-authenticate": "www_authenticate",
 }
 DEDICATED = frozenset(REPEATED_FIELDS) | frozenset(SINGLE_FIELDS) | {"content-length"}
+_SINGLE_KEYS = frozenset(SINGLE_FIELDS)
+GATEWAY_AUTH = "x-gateway-auth"  # never on the wire: see from_proto.py
 
 
 @dataclass(slots=True)
@@ -46,6 +48,9 @@ class Converted:
     originals: dict[str, list[str]] = field(default_factory=dict)
     # lines split into several extensions, by (header key, first element): [(elements, line)]
     extension_lines: dict[tuple[str, str], list[tuple[tuple[str, ...], str]]] = field(default_factory=dict)
+    # (name, line) of every extension header in order, X-Gateway-Auth left out: what is
+    # written when the processor returns the extensions unchanged
+    extension_headers: list[tuple[str, str]] = field(default_factory=list)
 
 
 def to_protobuf(msg: SipMessage) -> Converted:
@@ -66,76 +71,134 @@ def _as_valid_utf8(msg: SipMessage) -> SipMessage:
     )
 
 
+def _add_extension(converted: Converted, header: Header, line: _Line, parts: list[bytes]) -> None:
+    parts.append(line.data)
+    if header.key != GATEWAY_AUTH:
+        converted.extension_headers.append((header.name, header.value))
+    if len(line.elements) > 1:  # one line split into several extensions: remember it
+        converted.extension_lines.setdefault((header.key, line.elements[0]), []).append(
+            (line.elements, header.value))
+
+
 def _to_protobuf(original: SipMessage, msg: SipMessage) -> Converted:
     # built inside the MessageRequest it will travel in: copying a SIPMessage in costs more
     request = processor_pb2.MessageRequest()
     out = request.message
     converted = Converted(original, out, request)
-    if msg.is_request:
-        _fill_uri(out.request_uri, parse_uri(msg.uri or ""))
-    else:
+    parts = [_request_uri_field(msg.uri or "")] if msg.is_request else []
+    originals = converted.originals
+    for header in msg.headers:
+        key = header.key
+        if key in _SINGLE_KEYS and SINGLE_FIELDS[key] in originals:
+            # a later instance of a single field is kept as text only, never parsed
+            elements = split_list(header.value) if key == "contact" else [header.value]
+            originals[SINGLE_FIELDS[key]].extend(elements)
+            continue
+        if key == "content-length":
+            continue
+        line = _line(key, header.name, header.value)
+        fname = line.fname
+        if fname is None:
+            _add_extension(converted, header, line, parts)
+            continue
+        originals.setdefault(fname, []).extend(line.elements)
+        parts.append(line.data)
+    out.MergeFromString(b"".join(parts))
+    if not msg.is_request:
         out.response_type = response_type_for(msg.status or 0)
         out.reason_phrase = msg.reason
-    for header in msg.headers:
-        _convert_header(converted, header.key, header.name, header.value)
     out.content_length.content_length = len(msg.body)
-    if msg.is_request and not out.HasField("max_forwards"):
+    if msg.is_request and "max_forwards" not in originals:
         out.max_forwards.max_forwards = 70  # RFC 3261 default; processors decrement it
     out.body = msg.body.decode("utf-8", "replace")
     return converted
 
 
-# Protobuf sub-messages are filled in place (field.add(), message.field): building them apart
-# and copying them in (CopyFrom, append) costs several times more with the upb runtime.
-def _convert_header(converted: Converted, key: str, name: str, value: str) -> None:
-    out = converted.pb
-    if key == "content-length":
-        return
+# -- header lines as protobuf wire bytes -------------------------------------------------------
+# A SIPMessage is built by concatenating the wire bytes of its fields and parsing them once
+# (MergeFromString): one call into the protobuf runtime instead of one per field. The same lines
+# come back again and again (a dialog's From, To, Contact, Route and CSeq in every request and
+# response, a trunk's Request-URI in every call), and a name-addr costs far more to parse than
+# its bytes cost to copy, so what a line becomes is remembered, in a bounded table, by its text.
+# A Via's branch is new in every transaction, so Via lines are never remembered.
+@dataclass(slots=True, frozen=True)
+class _Line:
+    fname: str | None  # the dedicated field, or None for extensions
+    elements: tuple[str, ...]  # the line's texts, one per protobuf item
+    data: bytes  # every element for a repeated field or extensions; the first for a single field
+
+
+_LINES: dict[tuple[str, str], _Line] = {}
+LINE_CACHE_SIZE = 4096
+_REPEATED = frozenset(REPEATED_FIELDS.values())
+_FIELDS = pb.SIPMessage.DESCRIPTOR.fields_by_name
+_CLASSES = {name: GetMessageClass(f.message_type) for name, f in _FIELDS.items() if f.message_type}
+
+
+def _line(key: str, name: str, value: str) -> _Line:
+    line = _LINES.get((name, value))
+    if line is None:
+        line = _encode_line(key, name, value)
+        if key != "via":
+            _remember((name, value), line)
+    return line
+
+
+def _remember(key: tuple[str, str], line: _Line) -> None:
+    if len(_LINES) >= LINE_CACHE_SIZE:
+        del _LINES[next(iter(_LINES))]  # the oldest
+    _LINES[key] = line
+
+
+def _encode_line(key: str, name: str, value: str) -> _Line:
     fname = REPEATED_FIELDS.get(key)
     if fname is not None:
-        field_items = getattr(out, fname)
-        originals = converted.originals.setdefault(fname, [])
-        # a Via's branch is new in every transaction: remembering its text would never pay
-        fill = _fill_via if fname == "via" else partial(_fill_cached, fname)
-        for element in split_list(value):
-            fill(field_items.add(), element)
-            originals.append(element)
-        return
+        elements = tuple(split_list(value))
+        return _Line(fname, elements, b"".join(_encode_item(fname, e) for e in elements))
     fname = SINGLE_FIELDS.get(key)
     if fname is not None:
-        elements = split_list(value) if key == "contact" else [value]
-        if not out.HasField(fname):
-            _fill_cached(fname, getattr(out, fname), elements[0])
-        converted.originals.setdefault(fname, []).extend(elements)
-        return
-    elements = split_list(value) if is_list_header(name, value) else [value]
-    extensions = out.extensions
-    for element in elements:
-        extensions.add(name=name, value=element)
-    if len(elements) > 1:  # one line split into several extensions: remember the line
-        converted.extension_lines.setdefault((key, elements[0]), []).append((tuple(elements), value))
+        elements = tuple(split_list(value)) if key == "contact" else (value,)
+        return _Line(fname, elements, _encode_item(fname, elements[0]))
+    elements = tuple(split_list(value)) if is_list_header(name, value) else (value,)
+    data = b"".join(_field("extensions", _extension(name, e)) for e in elements)
+    return _Line(None, elements, data)
 
 
-# The same header texts come back again and again (a dialog's From, To, Contact and Route in
-# every request and response; a trunk's Request-URI in every call), and parsing a name-addr
-# costs ten times more than decoding the few bytes of its protobuf. So filled sub-messages are
-# remembered by (field, text), serialized, in a bounded LRU.
-_FILL_CACHE: OrderedDict[tuple[str, str], bytes] = OrderedDict()
-FILL_CACHE_SIZE = 4096
+def _extension(name: str, value: str) -> bytes:
+    return pb.Extension(name=name, value=value).SerializeToString()
 
 
-def _fill_cached(fname: str, target, text: str) -> None:
-    key = (fname, text)
-    data = _FILL_CACHE.get(key)
-    if data is not None:
-        _FILL_CACHE.move_to_end(key)
-        target.SetInParent()
-        target.MergeFromString(data)
-        return
-    _FILLERS[fname](target, text)
-    _FILL_CACHE[key] = target.SerializeToString()
-    if len(_FILL_CACHE) > FILL_CACHE_SIZE:
-        _FILL_CACHE.popitem(last=False)
+def _encode_item(fname: str, text: str) -> bytes:
+    item = _CLASSES[fname]()
+    _FILLERS[fname](item, text)
+    return _field(fname, item.SerializeToString())
+
+
+def _request_uri_field(uri: str) -> bytes:
+    key = ("", uri)  # no header has an empty name
+    line = _LINES.get(key)
+    if line is None:
+        data = _field("request_uri", sip_uri(parse_uri(uri)).SerializeToString())
+        line = _Line("request_uri", (uri,), data)
+        _remember(key, line)
+    return line.data
+
+
+def _varint(number: int) -> bytes:
+    out = bytearray()
+    while number > 0x7F:
+        out.append(number & 0x7F | 0x80)
+        number >>= 7
+    out.append(number)
+    return bytes(out)
+
+
+_TAGS = {name: _varint(f.number << 3 | 2) for name, f in _FIELDS.items()}  # length-delimited
+
+
+def _field(fname: str, payload: bytes) -> bytes:
+    """A length-delimited field of SIPMessage: tag, varint length, payload."""
+    return _TAGS[fname] + _varint(len(payload)) + payload
 
 
 def _text(value: str) -> str:
