@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ..protocol import common_pb2, processor_pb2
 from .from_proto import GATEWAY_AUTH, InvalidProcessorMessage, format_uri, from_protobuf, local_response
@@ -55,12 +56,22 @@ def message_request(converted: Converted, sender: NetAddress, edge: EdgeInfo) ->
     msg = converted.message
     request = converted.request
     request.ref = msg.call_id
-    request.edge_port_ref = edge.edge_port_ref
     request.method = _METHODS.get(msg.method if msg.is_request else msg.cseq[1], 0)
     _fill_net_interface(request.sender, sender)
-    del request.listening_points[:]
+    for name in _EDGE_FIELDS:  # set anew if this request was sent before (auth on behalf)
+        request.ClearField(name)
+    request.MergeFromString(_edge_fields(edge))
+    return request
+
+
+_EDGE_FIELDS = ("edge_port_ref", "listening_points", "external_addrs", "localnets")
+
+
+@lru_cache(maxsize=16)
+def _edge_fields(edge: EdgeInfo) -> bytes:
+    """What every MessageRequest says about this EdgePort, encoded once."""
+    request = processor_pb2.MessageRequest(
+        edge_port_ref=edge.edge_port_ref, external_addrs=edge.external_addrs, localnets=edge.localnets)
     for point in edge.listening_points:
         _fill_net_interface(request.listening_points.add(), point)
-    request.external_addrs[:] = edge.external_addrs
-    request.localnets[:] = edge.localnets
-    return request
+    return request.SerializeToString()
