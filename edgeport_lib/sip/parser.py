@@ -18,11 +18,14 @@ _TOKEN = re.compile(r"^[A-Za-z0-9.!%*_+`'~-]+$")
 # Fast paths for the common shapes; anything else takes the careful path, which decides.
 _REQUEST_LINE = re.compile(r"([A-Za-z0-9.!%*_+`'~-]+) ([^ ]*:[^ ]*) SIP/2\.0")
 _STATUS_LINE = re.compile(r"SIP/2\.0 ([1-6][0-9][0-9])(?: (.*))?", re.DOTALL)
-_CSEQ = re.compile(r"([0-9]{1,10})[ \t]+([A-Za-z0-9.!%*_+`'~-]+)")
+_METHODS = frozenset(
+    ("INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK", "SUBSCRIBE", "NOTIFY",
+     "PUBLISH", "INFO", "REFER", "MESSAGE", "UPDATE")
+)
 # RFC 3261 25.1: no control characters but HTAB (CR is checked apart: only as part of CRLF)
 _CONTROL = frozenset(b"\x7f" + bytes(range(0x20))) - frozenset(b"\t\r\n")
-# head.translate(None, _NOT_CONTROL) keeps just the control characters, in order: one C pass
-_NOT_CONTROL = bytes(b for b in range(256) if b not in _CONTROL)
+# head.translate(None, _PLAIN) keeps just the control characters, CRs and LFs, in order: one C pass
+_PLAIN = bytes(b for b in range(256) if b not in _CONTROL and b not in b"\r\n")
 _SIP_VERSION = "SIP/2.0"
 _SINGLETON_KEYS = (("From", "from"), ("To", "to"), ("Call-ID", "call-id"), ("CSeq", "cseq"))
 
@@ -34,14 +37,9 @@ def parse_message(data: bytes, limits: Limits = DEFAULT_LIMITS) -> SipMessage:
     if data[:1] in (b"\r", b"\n"):
         data = data.lstrip(b"\r\n")  # RFC 3261 7.5: ignore CRLFs before the start line
     head, rest = _split_head(data)
-    bad = head.translate(None, _NOT_CONTROL)
-    crlf = head.count(b"\r\n")
-    if bad or head.count(b"\r") != crlf:
-        what = "NUL byte" if bad[:1] == b"\x00" else "control character"
-        raise SipParseError(f"{what} in message head")
+    only_crlf = _only_crlf(head)
     text = head.decode("utf-8", "surrogateescape")
     # CRLF line ends (the norm) split directly; bare LFs (tolerated) need the CRs trimmed
-    only_crlf = head.count(b"\n") == crlf
     msg = _parse_plain_head(text, limits) if only_crlf else None
     if msg is None:
         if only_crlf:
@@ -54,6 +52,19 @@ def parse_message(data: bytes, limits: Limits = DEFAULT_LIMITS) -> SipMessage:
     _check_mandatory(msg, keys)
     msg.body = _frame_body(msg, keys, rest)
     return msg
+
+
+def _only_crlf(head: bytes) -> bool:
+    """Whether every line ends in CRLF (else some in a bare LF); raises on control characters."""
+    specials = head.translate(None, _PLAIN)
+    crlf = head.count(b"\r\n")
+    if len(specials) == 2 * crlf:  # nothing but the CR and LF of each CRLF
+        return True
+    bad = specials.translate(None, b"\r\n")
+    if bad or specials.count(b"\r") != crlf:
+        what = "NUL byte" if bad[:1] == b"\x00" else "control character"
+        raise SipParseError(f"{what} in message head")
+    return False
 
 
 def _parse_plain_head(text: str, limits: Limits) -> SipMessage | None:
@@ -235,10 +246,9 @@ def _check_cseq(msg: SipMessage, value: str) -> None:
 
 def _cseq_method(value: str) -> str | None:
     """The method of a well-formed CSeq value, None when it is malformed."""
-    match = _CSEQ.fullmatch(value)
-    if match is not None:
-        number, method = match.groups()
-    else:  # other blanks, long numbers, garbage: the careful path
+    number, _, method = value.partition(" ")
+    usual = method in _METHODS and number.isascii() and number.isdigit() and len(number) <= 10
+    if not usual:  # other blanks, long numbers, other methods, garbage: the careful path
         parts = value.split(None, 1)
         number, method = (parts + ["", ""])[:2]
         method = method.strip()
@@ -261,9 +271,12 @@ def _declared_length(msg: SipMessage, values: list[str]) -> int | None:
 
 
 def _frame_body(msg: SipMessage, keys: list[str], rest: bytes) -> bytes:
+    length = None
     if keys.count("content-length") == 1:  # the usual case: no need to look twice
-        length = _declared_length(msg, [msg.headers[keys.index("content-length")].value])
-    else:
+        value = msg.headers[keys.index("content-length")].value
+        if is_uint(value):
+            length = int(value)
+    if length is None:
         length = content_length(msg)
     if length is None:
         return rest
