@@ -30,18 +30,6 @@ def split_outside_quotes(text: str, sep: str) -> list[str]:
 
 def parse_params(text: str) -> Params:
     """Parse `a=1;b;c="x;y"` (no leading `;`) into an ordered dict; names lower-cased."""
-    if '"' in text or " " in text or not text.isprintable():
-        return _parse_params_carefully(text)
-    # no quotes and nothing str.strip() would remove (only space and unprintables are blanks)
-    params: Params = {}
-    for item in text.split(";"):
-        name, eq, value = item.partition("=")
-        if name:
-            params[name.lower()] = value if eq else None
-    return params
-
-
-def _parse_params_carefully(text: str) -> Params:
     params: Params = {}
     if not text.strip():
         return params
