@@ -52,7 +52,7 @@ def parse_uri(text: str) -> Uri:
     """Parse a URI; sip/sips are taken apart, other schemes are kept whole."""
     text = text.strip()
     scheme, colon, rest = text.partition(":")
-    if scheme == "sip" or scheme == "sips":  # the usual spelling: nothing to check or lower
+    if colon and (scheme == "sip" or scheme == "sips"):  # the usual spelling: nothing to check or lower
         return _parse_sip_uri(scheme, rest, text)
     if not colon or not scheme or not scheme.replace("+", "").replace("-", "").replace(".", "").isalnum():
         raise SipParseError(f"URI without a scheme: {text[:40]!r}")
