@@ -16,7 +16,6 @@ from .message import Header, SipMessage
 
 _TOKEN = re.compile(r"^[A-Za-z0-9.!%*_+`'~-]+$")
 # Fast paths for the common shapes; anything else takes the careful path, which decides.
-_REQUEST_LINE = re.compile(r"([A-Za-z0-9.!%*_+`'~-]+) ([^ ]*:[^ ]*) SIP/2\.0")
 _STATUS_LINE = re.compile(r"SIP/2\.0 ([1-6][0-9][0-9])(?: (.*))?", re.DOTALL)
 _METHODS = frozenset(
     ("INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK", "SUBSCRIBE", "NOTIFY",
@@ -36,22 +35,55 @@ def parse_message(data: bytes, limits: Limits = DEFAULT_LIMITS) -> SipMessage:
         raise SipParseError(f"message too large ({len(data)} bytes, limit {limits.max_message_size})")
     if data[:1] in (b"\r", b"\n"):
         data = data.lstrip(b"\r\n")  # RFC 3261 7.5: ignore CRLFs before the start line
-    head, rest = _split_head(data)
-    only_crlf = _only_crlf(head)
-    text = head.decode("utf-8", "surrogateescape")
-    # CRLF line ends (the norm) split directly; bare LFs (tolerated) need the CRs trimmed
-    msg = _parse_plain_head(text, limits) if only_crlf else None
-    if msg is None:
-        if only_crlf:
-            lines = text.split("\r\n")
-        else:
-            lines = [line.rstrip("\r") for line in text.split("\n")]
-        msg = _parse_start_line(lines, limits)
-        _parse_headers(msg, lines, limits)
+    msg, rest = _parse_plain_head(data, limits) or _parse_head_carefully(data, limits)
     keys = [header.key for header in msg.headers]
     _check_mandatory(msg, keys)
     msg.body = _frame_body(msg, keys, rest)
     return msg
+
+
+def _parse_plain_head(data: bytes, limits: Limits) -> tuple[SipMessage, bytes] | None:
+    """(message, body) for a head of the common shape, or None to leave it to the careful path.
+
+    Common: the head ends at a CRLF CRLF, every line ends in CRLF, no control characters, no
+    line over the limit, a plain start line, every header line `Name: value` with a name
+    already met. Within that shape the result is exactly the careful path's, and no error is
+    possible before _check_mandatory.
+    """
+    end = data.find(b"\r\n\r\n")
+    if end == -1 or end > limits.max_line_length:  # then no line is too long either
+        return None
+    head = data[:end]
+    lines = head.decode("utf-8", "surrogateescape").split("\r\n")
+    # Nothing but the CR and LF of each CRLF: then this is the first empty line (find_head_end's
+    # answer too), and the head has no control characters.
+    if len(head.translate(None, _PLAIN)) != 2 * (len(lines) - 1):
+        return None
+    msg = _plain_start_line(lines[0])
+    if msg is None or len(lines) > limits.max_headers + 1:
+        return None
+    names = _NAMES
+    headers = msg.headers
+    for line in lines[1:]:
+        name, colon, value = line.partition(":")
+        canonical = names.get(name)
+        if canonical is None or not colon:  # a new name, a folded line, blanks before the colon
+            return None
+        headers.append(Header(canonical, value.strip()))
+    return msg, data[end + 4 :]
+
+
+def _parse_head_carefully(data: bytes, limits: Limits) -> tuple[SipMessage, bytes]:
+    head, rest = _split_head(data)
+    text = head.decode("utf-8", "surrogateescape")
+    # CRLF line ends (the norm) split directly; bare LFs (tolerated) need the CRs trimmed
+    if _only_crlf(head):
+        lines = text.split("\r\n")
+    else:
+        lines = [line.rstrip("\r") for line in text.split("\n")]
+    msg = _parse_start_line(lines, limits)
+    _parse_headers(msg, lines, limits)
+    return msg, rest
 
 
 def _only_crlf(head: bytes) -> bool:
@@ -67,34 +99,12 @@ def _only_crlf(head: bytes) -> bool:
     return False
 
 
-def _parse_plain_head(text: str, limits: Limits) -> SipMessage | None:
-    """The head of the common shape in one pass, or None to leave it to the careful path.
-
-    Common: CRLF line ends, no line over the limit, a plain start line, every header line
-    `Name: value` with a name already met. Within that shape the result is exactly the
-    careful path's, and no error is possible before _check_mandatory.
-    """
-    if len(text) > limits.max_line_length:  # then no line is too long either
-        return None
-    lines = text.split("\r\n")
-    msg = _plain_start_line(lines[0])
-    if msg is None or len(lines) > limits.max_headers + 1:
-        return None
-    names = _NAMES
-    headers = msg.headers
-    for line in lines[1:]:
-        name, colon, value = line.partition(":")
-        canonical = names.get(name)
-        if canonical is None or not colon:  # a new name, a folded line, blanks before the colon
-            return None
-        headers.append(Header(canonical, value.strip()))
-    return msg
-
-
 def _plain_start_line(line: str) -> SipMessage | None:
-    match = _REQUEST_LINE.fullmatch(line)
-    if match is not None:
-        return SipMessage(method=match[1], uri=match[2], version=_SIP_VERSION)
+    method, _, rest = line.partition(" ")
+    uri, _, version = rest.partition(" ")
+    # exactly `method uri SIP/2.0`: a token (never "SIP/..."), a non-empty URI with a scheme
+    if version == _SIP_VERSION and ":" in uri and (method in _METHODS or _TOKEN.match(method)):
+        return SipMessage(method, uri)
     match = _STATUS_LINE.fullmatch(line)
     if match is not None:
         return SipMessage(status=int(match[1]), reason=(match[2] or "").strip(), version=_SIP_VERSION)
