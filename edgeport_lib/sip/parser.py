@@ -269,10 +269,7 @@ def _cseq_method(value: str) -> str | None:
 
 def content_length(msg: SipMessage) -> int | None:
     """The declared Content-Length; None when absent. Raises SipParseError when malformed."""
-    return _declared_length(msg, msg.get_all("Content-Length"))
-
-
-def _declared_length(msg: SipMessage, values: list[str]) -> int | None:
+    values = msg.get_all("Content-Length")
     if not values:
         return None
     if len(set(values)) > 1 or not is_uint(values[0]):
@@ -282,11 +279,11 @@ def _declared_length(msg: SipMessage, values: list[str]) -> int | None:
 
 def _frame_body(msg: SipMessage, keys: list[str], rest: bytes) -> bytes:
     length = None
-    if keys.count("content-length") == 1:  # the usual case: no need to look twice
+    if keys.count("content-length") == 1:  # the usual case: one valid value, read once
         value = msg.headers[keys.index("content-length")].value
         if is_uint(value):
             length = int(value)
-    if length is None:
+    if length is None:  # absent, repeated or malformed: content_length decides (and raises)
         length = content_length(msg)
     if length is None:
         return rest
