@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from .errors import SipParseError
 from .params import Params, format_params, parse_params
 from .uri import Uri, parse_uri
+
+# The common name-addr shape in one match: [display name] <uri> [;params], the display name a
+# quoted string or free of quotes and '<'; anything else is left to the careful path.
+_PLAIN_NAME_ADDR = re.compile(r'("(?:[^"\\]|\\.)*"|[^"<]*)[ \t]*<([^>]*)>(?:[ \t]*;(.*))?', re.DOTALL)
 
 
 @dataclass(slots=True)
@@ -40,6 +45,10 @@ def parse_name_addr(text: str) -> NameAddr:
     text = text.strip()
     if text == "*":
         return NameAddr(wildcard=True)
+    match = _PLAIN_NAME_ADDR.fullmatch(text)
+    if match is not None:
+        display_name, uri, params = match.groups()
+        return NameAddr(parse_uri(uri), display_name.strip(), parse_params(params or ""))
     start = _display_name_end(text)
     lt = text.find("<", start)
     if lt == -1:

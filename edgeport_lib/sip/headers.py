@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 COMPACT_FORMS = {
     "v": "Via",
     "f": "From",
@@ -91,12 +93,19 @@ def canonical_key(name: str) -> str:
     return key
 
 
+# Without quotes only <> hide commas: an element is a run of other characters and <...> spans
+# (an unclosed '<' runs to the end, and a stray '>' is an ordinary character).
+_ANGLE_LIST_ELEMENT = re.compile(r"(?:[^,<]+|<[^>]*>?)+")
+
+
 def split_list(value: str) -> list[str]:
     """Split a header value at top-level commas: not inside quotes, <>, or a quoted pair."""
     if "," not in value:
         return [value.strip()]
-    if '"' not in value and "<" not in value:
-        return [part for part in (p.strip() for p in value.split(",")) if part]
+    if '"' not in value:
+        if "<" not in value:
+            return [part for part in (p.strip() for p in value.split(",")) if part]
+        return [part for part in (p.strip() for p in _ANGLE_LIST_ELEMENT.findall(value)) if part]
     parts: list[str] = []
     start = 0
     in_quotes = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from .errors import SipParseError
@@ -44,11 +45,15 @@ class AbsoluteUri:
 
 Uri = SipUri | AbsoluteUri
 
+_BAD_HOST_CHAR = re.compile(r'[ \t<>"@]')
+
 
 def parse_uri(text: str) -> Uri:
     """Parse a URI; sip/sips are taken apart, other schemes are kept whole."""
     text = text.strip()
     scheme, colon, rest = text.partition(":")
+    if colon and (scheme == "sip" or scheme == "sips"):  # the usual spelling: nothing to check or lower
+        return _parse_sip_uri(scheme, rest, text)
     if not colon or not scheme or not scheme.replace("+", "").replace("-", "").replace(".", "").isalnum():
         raise SipParseError(f"URI without a scheme: {text[:40]!r}")
     lowered = scheme.lower()
@@ -60,15 +65,14 @@ def parse_uri(text: str) -> Uri:
 def _parse_sip_uri(scheme: str, rest: str, text: str) -> SipUri:
     rest, _, headers = rest.partition("?")
     userinfo, at, hostpart = rest.rpartition("@")
-    uri = SipUri(scheme=scheme, headers=headers)
+    user = password = None
     if at:
         user, colon, password = userinfo.partition(":")
-        uri.user = user
-        uri.password = password if colon else None
+        if not colon:
+            password = None
     hostport, _, params = hostpart.partition(";")
-    uri.host, uri.port = parse_hostport(hostport, text)
-    uri.params = parse_params(params)
-    return uri
+    host, port = parse_hostport(hostport, text)
+    return SipUri(scheme, user, password, host, port, parse_params(params), headers)
 
 
 def parse_hostport(hostport: str, context: str = "") -> tuple[str, int | None]:
@@ -85,15 +89,16 @@ def parse_hostport(hostport: str, context: str = "") -> tuple[str, int | None]:
     else:
         host, colon, port_text = hostport.partition(":")
         port_text = port_text if colon else None
-    if not host or any(ch in host for ch in " \t<>\"@"):
+    if not host or _BAD_HOST_CHAR.search(host):
         raise SipParseError(f"bad host in {context[:60]!r}")
     if port_text is None:
         return host, None
     if not (port_text.isascii() and port_text.isdigit() and len(port_text) <= 5):
         raise SipParseError(f"bad port in {context[:60]!r}")
-    if not 0 < int(port_text) <= 65535:
+    port = int(port_text)
+    if not 0 < port <= 65535:
         raise SipParseError(f"bad port in {context[:60]!r}")
-    return host, int(port_text)
+    return host, port
 
 
 def bare_host(host: str) -> str:

@@ -12,6 +12,11 @@ from .uri import parse_hostport
 MAGIC_COOKIE = "z9hG4bK"  # RFC 3261 8.1.1.7: branches of RFC 3261 elements start with it
 
 _SENT_PROTOCOL = re.compile(r"^\s*([^\s/]+)\s*/\s*([^\s/]+)\s*/\s*([^\s/;]+)\s*(.*)$", re.DOTALL)
+# The common shape in one match: `SIP/2.0/transport host[:port][;params]`, a plain host name or
+# IPv4 address and no comment; anything else is left to the careful path.
+_PLAIN_VIA = re.compile(
+    r"SIP/2\.0/([^\s/;]+)[ \t]+([^\s<>\"@:;?\[(]+)(?::([0-9]{1,5}))?(?:;([^(]*))?", re.DOTALL
+)
 
 
 @dataclass(slots=True)
@@ -36,6 +41,12 @@ class Via:
 
 def parse_via(text: str) -> Via:
     """Parse one Via element (split comma lists first)."""
+    match = _PLAIN_VIA.fullmatch(text)
+    if match is not None:
+        transport, host, port, params = match.groups()
+        number = int(port) if port is not None else None
+        if number is None or 0 < number <= 65535:
+            return Via(transport.upper(), host, number, parse_params(params or ""), "SIP/2.0")
     match = _SENT_PROTOCOL.match(text)
     if not match:
         raise SipParseError(f"malformed Via {text[:60]!r}")
