@@ -107,7 +107,10 @@ class SipMessage:
         parts = (self.get("CSeq") or "").split(None, 1)
         if len(parts) != 2 or not (parts[0].isascii() and parts[0].isdigit()):
             return 0, ""
-        return int(parts[0]), parts[1].strip().upper()
+        digits = parts[0]
+        # int() refuses more than 4300 digits; a number this long is past every limit anyway
+        number = int(digits) if len(digits) <= 18 else 10**18
+        return number, parts[1].strip().upper()
 
     @property
     def top_via(self) -> str | None:
