@@ -18,7 +18,7 @@ from functools import cached_property
 from typing import Any
 
 import gevent
-import gevent.local
+from gevent import getcurrent
 from gevent.lock import Semaphore
 
 from . import routing
@@ -126,7 +126,9 @@ class Edge:
         network.table.on_remove = self._connection_closed
         self.draining = False  # shutting down: no new calls, open ones may finish
         self._kept_reliable_183_logged = False
-        self._processor_time = gevent.local.local()  # per greenlet: processor time of its message
+        # greenlet handling a message -> its processor time so far (a gevent.local costs more: a
+        # dict and a weak reference per greenlet, and every message has a greenlet of its own)
+        self._processor_time: dict[object, float] = {}
         self._loop = gevent.get_hub().loop
         self._bad_input_logged = 0
         self._table_full_count = 0
@@ -137,11 +139,12 @@ class Edge:
     def handle(self, data: bytes, flow: Flow) -> None:
         """Handle one received message (a datagram or a frame of a stream)."""
         started = time.perf_counter()
-        self._processor_time.seconds = 0.0
+        me = getcurrent()
+        self._processor_time[me] = 0.0
         try:
             self._handle(data, flow)
         finally:
-            self.metrics.handling(time.perf_counter() - started - self._processor_time.seconds)
+            self.metrics.handling(time.perf_counter() - started - self._processor_time.pop(me, 0.0))
 
     def _handle(self, data: bytes, flow: Flow) -> None:
         if not data.strip(b"\r\n"):
@@ -319,7 +322,9 @@ class Edge:
             return None
         finally:
             elapsed = time.perf_counter() - started
-            self._processor_time.seconds += elapsed
+            me = getcurrent()
+            if me in self._processor_time:  # else a timer's greenlet: no message handling to time
+                self._processor_time[me] += elapsed
             self.metrics.processor_call(elapsed, error)
 
     def _forward(self, txn: ServerTransaction, converted: Converted, answer) -> None:
