@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -133,7 +132,7 @@ class Edge:
         self._bad_input_logged = 0
         self._table_full_count = 0
         self._overload_count = 0
-        self._call_locks: dict[str, list] = {}  # Call-ID -> [lock, users]; see _in_call_order
+        self._call_locks: dict[str, list] = {}  # Call-ID -> [lock, users]; see _on_request_in_call_order
 
     # -- entry point --------------------------------------------------------------------------
     def handle(self, data: bytes, flow: Flow) -> None:
@@ -158,8 +157,7 @@ class Edge:
         self.metrics.received(flow.transport, msg)
         try:
             if msg.is_request:
-                with self._in_call_order(msg.call_id):
-                    self._on_request(msg, flow)
+                self._on_request_in_call_order(msg, flow)
             else:
                 self._on_response(msg, flow)
         except SipParseError as error:
@@ -170,21 +168,21 @@ class Edge:
             if msg.is_request:
                 self._reply_stateless(msg, flow, 500)
 
-    @contextmanager
-    def _in_call_order(self, call_id: str):
+    def _on_request_in_call_order(self, msg: SipMessage, flow: Flow) -> None:
         """Requests of one call are handled one at a time, in arrival order.
 
         Every message runs in its own greenlet and a request waits for its processor call, so
         without this a BYE could overtake the ACK sent just before it (seen over TCP under load).
         Greenlets start in arrival order and take the lock before their first yield.
         """
+        call_id = msg.call_id
         entry = self._call_locks.get(call_id)
         if entry is None:
             entry = self._call_locks[call_id] = [Semaphore(), 0]
         entry[1] += 1
         try:
             with entry[0]:
-                yield
+                self._on_request(msg, flow)
         finally:
             entry[1] -= 1
             if entry[1] == 0:
