@@ -59,6 +59,7 @@ from .transactions import (
     TableFull,
     Terminated,
     Timeout,
+    Timer,
     TimerConfig,
     TransportFailed,
 )
@@ -67,6 +68,12 @@ from .transports.network import Network
 
 log = logging.getLogger(__name__)
 KNOWN_METHODS = frozenset(processor_pb2.Method.keys()) - {"UNKNOWN"}
+
+
+# Timers that only end their transaction (nothing is sent, nothing waits): they run in the hub's
+# callback, without a greenlet of their own (four per call: L, M, J, K). The others may send,
+# which may block on a connection, so each gets a greenlet.
+_ENDING_TIMERS = frozenset({Timer.D, Timer.I, Timer.J, Timer.K, Timer.L, Timer.M})
 
 
 def _retry_after() -> Header:
@@ -535,7 +542,10 @@ class Edge:
             old.close()
         timer = self._loop.timer(delay)
         txn.context.timers[name] = timer
-        timer.start(gevent.spawn, self._fire_timer, txn, name)
+        if name in _ENDING_TIMERS:
+            timer.start(self._fire_timer, txn, name)
+        else:
+            timer.start(gevent.spawn, self._fire_timer, txn, name)
 
     def _fire_timer(self, txn, name: str) -> None:
         timer = txn.context.timers.pop(name, None)
