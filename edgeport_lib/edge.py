@@ -98,6 +98,7 @@ class ClientContext:
     caller_cseq: int | None = None  # the caller's CSeq when the next hop counts differently
     timers: dict[str, Any] = field(default_factory=dict)
     last_flow: Flow | None = None
+    sent_via: str | None = None  # the top Via we forwarded the request with, in Edge._sent_vias
     # responses of one transaction are relayed one at a time, in arrival order: each waits for
     # its processor call, and a 486 must not overtake the 180 that came before it
     relay_lock: Semaphore = field(default_factory=Semaphore)
@@ -139,6 +140,9 @@ class Edge:
         self._bad_input_logged = 0
         self._table_full_count = 0
         self._overload_count = 0
+        # top Via text of each forwarded request -> its branch: the responses carry that text back,
+        # and looking it up costs less than parsing it again (kept while its transaction lives)
+        self._sent_vias: dict[str, str] = {}
         self._call_locks: dict[str, list] = {}  # Call-ID -> [lock, users]; see _on_request_in_call_order
 
     # -- entry point --------------------------------------------------------------------------
@@ -339,6 +343,8 @@ class Edge:
         target = routing.next_hop(out, via)
         context = ClientContext(target, txn, credentials, caller_cseq=self._shift_cseq(out))
         client = self.clients.create(out, via.branch or "", reliable=target.reliable, context=context)
+        context.sent_via = str(via)  # the top Via as sent when prepare_forwarded_via changed it
+        self._sent_vias[context.sent_via] = client.key.branch
         txn.context.client = client
         if out.method == "INVITE" and self.events.enabled:
             self.events.publish(payloads.CALL_STARTED, payloads.call_started(out, dict(answer.metadata)))
@@ -383,8 +389,10 @@ class Edge:
 
     # -- responses ------------------------------------------------------------------------------
     def _on_response(self, msg: SipMessage, flow: Flow) -> None:
-        vias = msg.values("Via")
-        branch = routing.parse_via(vias[0]).branch or ""
+        top_via = msg.values("Via")[0]
+        branch = self._sent_vias.get(top_via)
+        if branch is None:
+            branch = routing.parse_via(top_via).branch or ""
         client = self.clients.match(branch, msg.cseq[1])
         if client is not None:
             with client.context.relay_lock:
@@ -504,9 +512,8 @@ class Edge:
             elif isinstance(action, Terminated):
                 self._release(txn)
 
-    @staticmethod
-    def _release(txn) -> None:
-        """Drop what a finished transaction holds: its timers, and its link to the paired one.
+    def _release(self, txn) -> None:
+        """Drop what a finished transaction holds: its timers, its link to the paired one, its Via.
 
         A server transaction and the client one it forwarded to point at each other; without
         this unlinking every call left a reference cycle for the slow full collections to find
@@ -519,6 +526,8 @@ class Edge:
             txn.context.client = None
         else:
             txn.context.server = None
+            if txn.context.sent_via is not None:
+                self._sent_vias.pop(txn.context.sent_via, None)
 
     def _send_for(self, txn, message: SipMessage) -> None:
         if isinstance(txn, ServerTransaction):
