@@ -7,7 +7,6 @@ about gevent before any channel exists: gevent_setup does both, imported first.
 from . import gevent_setup  # noqa: F401, I001  (first: patches the standard library, sets up gRPC)
 
 import argparse  # noqa: E402
-import gc  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
 
@@ -69,11 +68,6 @@ def run(config: Config, worker: Worker | None = None) -> int:
         except OSError as error:
             print(f"edgeport: cannot listen: {error}", file=sys.stderr)
             return 1
-    # Long-lived objects (modules, config, tables) out of the collector's way: full collections
-    # paused a loaded EdgePort ~350 ms (bench/RESULTS.md). The thresholds stay at their
-    # defaults: raised ones let transaction cycles pile up (RSS grew 6 MB/min in a soak).
-    gc.collect()
-    gc.freeze()
     for signum in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(signum, app.stop)
     try:

@@ -12,13 +12,12 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 import gevent
-import gevent.local
+from gevent import getcurrent
 from gevent.lock import Semaphore
 
 from . import routing
@@ -60,6 +59,7 @@ from .transactions import (
     TableFull,
     Terminated,
     Timeout,
+    Timer,
     TimerConfig,
     TransportFailed,
 )
@@ -68,6 +68,12 @@ from .transports.network import Network
 
 log = logging.getLogger(__name__)
 KNOWN_METHODS = frozenset(processor_pb2.Method.keys()) - {"UNKNOWN"}
+
+
+# Timers that only end their transaction (nothing is sent, nothing waits): they run in the hub's
+# callback, without a greenlet of their own (four per call: L, M, J, K). The others may send,
+# which may block on a connection, so each gets a greenlet.
+_ENDING_TIMERS = frozenset({Timer.D, Timer.I, Timer.J, Timer.K, Timer.L, Timer.M})
 
 
 def _retry_after() -> Header:
@@ -92,6 +98,7 @@ class ClientContext:
     caller_cseq: int | None = None  # the caller's CSeq when the next hop counts differently
     timers: dict[str, Any] = field(default_factory=dict)
     last_flow: Flow | None = None
+    sent_via: str | None = None  # the top Via we forwarded the request with, in Edge._sent_vias
     # responses of one transaction are relayed one at a time, in arrival order: each waits for
     # its processor call, and a 486 must not overtake the 180 that came before it
     relay_lock: Semaphore = field(default_factory=Semaphore)
@@ -126,22 +133,28 @@ class Edge:
         network.table.on_remove = self._connection_closed
         self.draining = False  # shutting down: no new calls, open ones may finish
         self._kept_reliable_183_logged = False
-        self._processor_time = gevent.local.local()  # per greenlet: processor time of its message
+        # greenlet handling a message -> its processor time so far (a gevent.local costs more: a
+        # dict and a weak reference per greenlet, and every message has a greenlet of its own)
+        self._processor_time: dict[object, float] = {}
         self._loop = gevent.get_hub().loop
         self._bad_input_logged = 0
         self._table_full_count = 0
         self._overload_count = 0
-        self._call_locks: dict[str, list] = {}  # Call-ID -> [lock, users]; see _in_call_order
+        # top Via text of each forwarded request -> its branch: the responses carry that text back,
+        # and looking it up costs less than parsing it again (kept while its transaction lives)
+        self._sent_vias: dict[str, str] = {}
+        self._call_locks: dict[str, list] = {}  # Call-ID -> [lock, users]; see _on_request_in_call_order
 
     # -- entry point --------------------------------------------------------------------------
     def handle(self, data: bytes, flow: Flow) -> None:
         """Handle one received message (a datagram or a frame of a stream)."""
         started = time.perf_counter()
-        self._processor_time.seconds = 0.0
+        me = getcurrent()
+        self._processor_time[me] = 0.0
         try:
             self._handle(data, flow)
         finally:
-            self.metrics.handling(time.perf_counter() - started - self._processor_time.seconds)
+            self.metrics.handling(time.perf_counter() - started - self._processor_time.pop(me, 0.0))
 
     def _handle(self, data: bytes, flow: Flow) -> None:
         if not data.strip(b"\r\n"):
@@ -155,8 +168,7 @@ class Edge:
         self.metrics.received(flow.transport, msg)
         try:
             if msg.is_request:
-                with self._in_call_order(msg.call_id):
-                    self._on_request(msg, flow)
+                self._on_request_in_call_order(msg, flow)
             else:
                 self._on_response(msg, flow)
         except SipParseError as error:
@@ -167,21 +179,21 @@ class Edge:
             if msg.is_request:
                 self._reply_stateless(msg, flow, 500)
 
-    @contextmanager
-    def _in_call_order(self, call_id: str):
+    def _on_request_in_call_order(self, msg: SipMessage, flow: Flow) -> None:
         """Requests of one call are handled one at a time, in arrival order.
 
         Every message runs in its own greenlet and a request waits for its processor call, so
         without this a BYE could overtake the ACK sent just before it (seen over TCP under load).
         Greenlets start in arrival order and take the lock before their first yield.
         """
+        call_id = msg.call_id
         entry = self._call_locks.get(call_id)
         if entry is None:
             entry = self._call_locks[call_id] = [Semaphore(), 0]
         entry[1] += 1
         try:
             with entry[0]:
-                yield
+                self._on_request(msg, flow)
         finally:
             entry[1] -= 1
             if entry[1] == 0:
@@ -319,7 +331,9 @@ class Edge:
             return None
         finally:
             elapsed = time.perf_counter() - started
-            self._processor_time.seconds += elapsed
+            me = getcurrent()
+            if me in self._processor_time:  # else a timer's greenlet: no message handling to time
+                self._processor_time[me] += elapsed
             self.metrics.processor_call(elapsed, error)
 
     def _forward(self, txn: ServerTransaction, converted: Converted, answer) -> None:
@@ -329,6 +343,8 @@ class Edge:
         target = routing.next_hop(out, via)
         context = ClientContext(target, txn, credentials, caller_cseq=self._shift_cseq(out))
         client = self.clients.create(out, via.branch or "", reliable=target.reliable, context=context)
+        context.sent_via = str(via)  # the top Via as sent when prepare_forwarded_via changed it
+        self._sent_vias[context.sent_via] = client.key.branch
         txn.context.client = client
         if out.method == "INVITE" and self.events.enabled:
             self.events.publish(payloads.CALL_STARTED, payloads.call_started(out, dict(answer.metadata)))
@@ -373,8 +389,10 @@ class Edge:
 
     # -- responses ------------------------------------------------------------------------------
     def _on_response(self, msg: SipMessage, flow: Flow) -> None:
-        vias = msg.values("Via")
-        branch = routing.parse_via(vias[0]).branch or ""
+        top_via = msg.values("Via")[0]
+        branch = self._sent_vias.get(top_via)
+        if branch is None:
+            branch = routing.parse_via(top_via).branch or ""
         client = self.clients.match(branch, msg.cseq[1])
         if client is not None:
             with client.context.relay_lock:
@@ -494,9 +512,8 @@ class Edge:
             elif isinstance(action, Terminated):
                 self._release(txn)
 
-    @staticmethod
-    def _release(txn) -> None:
-        """Drop what a finished transaction holds: its timers, and its link to the paired one.
+    def _release(self, txn) -> None:
+        """Drop what a finished transaction holds: its timers, its link to the paired one, its Via.
 
         A server transaction and the client one it forwarded to point at each other; without
         this unlinking every call left a reference cycle for the slow full collections to find
@@ -509,6 +526,8 @@ class Edge:
             txn.context.client = None
         else:
             txn.context.server = None
+            if txn.context.sent_via is not None:
+                self._sent_vias.pop(txn.context.sent_via, None)
 
     def _send_for(self, txn, message: SipMessage) -> None:
         if isinstance(txn, ServerTransaction):
@@ -532,7 +551,10 @@ class Edge:
             old.close()
         timer = self._loop.timer(delay)
         txn.context.timers[name] = timer
-        timer.start(gevent.spawn, self._fire_timer, txn, name)
+        if name in _ENDING_TIMERS:
+            timer.start(self._fire_timer, txn, name)
+        else:
+            timer.start(gevent.spawn, self._fire_timer, txn, name)
 
     def _fire_timer(self, txn, name: str) -> None:
         timer = txn.context.timers.pop(name, None)
