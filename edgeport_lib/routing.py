@@ -6,8 +6,6 @@ Wire contract sections 5 and 6, RFC 3261 sections 16 and 18.2.2, RFC 3581.
 from __future__ import annotations
 
 import hashlib
-import itertools
-import os
 import secrets
 
 from .sip.address import parse_name_addr
@@ -22,28 +20,8 @@ _DEFAULT_PORTS = {"TLS": 5061, "WSS": 5061}
 BRANCH_PREFIX = MAGIC_COOKIE  # with --workers N, each worker puts its id here (edgeport_lib/handoff.py)
 
 
-_branch_base = ""  # random, drawn once per process
-_branch_count = itertools.count()
-
-
-def _new_branch_base() -> None:
-    """A fresh random part, and the counter from zero: at import, and in every forked worker."""
-    global _branch_base, _branch_count
-    _branch_base = secrets.token_hex(8)
-    _branch_count = itertools.count()
-
-
-_new_branch_base()
-os.register_at_fork(after_in_child=_new_branch_base)
-
-
 def new_branch() -> str:
-    """A branch unique in space and time (RFC 3261 8.1.1.7): a per-process random part and a counter.
-
-    Drawing 10 random bytes from the OS for every branch cost more than the rest of
-    prepare_forwarded_via; uniqueness, not unpredictability, is what branches need.
-    """
-    return f"{BRANCH_PREFIX}{_branch_base}{next(_branch_count):x}"
+    return BRANCH_PREFIX + secrets.token_hex(10)
 
 
 def replace_top_via(msg: SipMessage, via_text: str) -> None:
