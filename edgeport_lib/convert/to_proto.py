@@ -120,7 +120,8 @@ def _to_protobuf(original: SipMessage, msg: SipMessage) -> Converted:
 # come back again and again (a dialog's From, To, Contact, Route and CSeq in every request and
 # response, a trunk's Request-URI in every call), and a name-addr costs far more to parse than
 # its bytes cost to copy, so what a line becomes is remembered, in a bounded table, by its text.
-# A Via's branch is new in every transaction, so Via lines are never remembered.
+# A Via's branch is new in every transaction, but a Via line comes back in every response of
+# its transaction: Via lines have a table of their own, so they never push the others out.
 @dataclass(slots=True, frozen=True)
 class _Line:
     fname: str | None  # the dedicated field, or None for extensions
@@ -129,25 +130,27 @@ class _Line:
 
 
 _LINES: dict[tuple[str, str], _Line] = {}
+_VIA_LINES: dict[tuple[str, str], _Line] = {}
 LINE_CACHE_SIZE = 4096
+VIA_CACHE_SIZE = 1024
 _REPEATED = frozenset(REPEATED_FIELDS.values())
 _FIELDS = pb.SIPMessage.DESCRIPTOR.fields_by_name
 _CLASSES = {name: GetMessageClass(f.message_type) for name, f in _FIELDS.items() if f.message_type}
 
 
 def _line(key: str, name: str, value: str) -> _Line:
-    line = _LINES.get((name, value))
+    table, size = (_VIA_LINES, VIA_CACHE_SIZE) if key == "via" else (_LINES, LINE_CACHE_SIZE)
+    line = table.get((name, value))
     if line is None:
         line = _encode_line(key, name, value)
-        if key != "via":
-            _remember((name, value), line)
+        _remember(table, size, (name, value), line)
     return line
 
 
-def _remember(key: tuple[str, str], line: _Line) -> None:
-    if len(_LINES) >= LINE_CACHE_SIZE:
-        del _LINES[next(iter(_LINES))]  # the oldest
-    _LINES[key] = line
+def _remember(table: dict[tuple[str, str], _Line], size: int, key: tuple[str, str], line: _Line) -> None:
+    if len(table) >= size:
+        del table[next(iter(table))]  # the oldest
+    table[key] = line
 
 
 def _encode_line(key: str, name: str, value: str) -> _Line:
@@ -180,7 +183,7 @@ def _request_uri_field(uri: str) -> bytes:
     if line is None:
         data = _field("request_uri", sip_uri(parse_uri(uri)).SerializeToString())
         line = _Line("request_uri", (uri,), data)
-        _remember(key, line)
+        _remember(_LINES, LINE_CACHE_SIZE, key, line)
     return line.data
 
 
