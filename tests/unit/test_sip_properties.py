@@ -514,6 +514,36 @@ def test_changed_contact_keeps_q_zero() -> None:
     assert to_protobuf(rebuilt).pb.contact == returned.contact
 
 
+_EXTENSIONS = parse_message(
+    b"OPTIONS sip:b@example.com SIP/2.0\r\n"
+    b"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKext\r\n"
+    b"From: <sip:a@example.com>;tag=1\r\nTo: <sip:b@example.com>\r\nCall-ID: ext\r\nCSeq: 1 OPTIONS\r\n"
+    b"Supported: timer\r\nSupported: replaces,100rel\r\nX-Gateway-Auth: dXNlcjpwdw==\r\n\r\n"
+)
+
+
+def _extension_lines(msg: SipMessage) -> list[tuple[str, str]]:
+    return [(h.name, h.value) for h in msg.headers if h.key in ("supported", "x-gateway-auth", "x-new")]
+
+
+def test_unchanged_extensions_are_written_as_they_came() -> None:
+    converted = to_protobuf(_EXTENSIONS)
+    returned = pb.SIPMessage.FromString(converted.pb.SerializeToString())
+    rebuilt = from_protobuf(returned, converted)
+    # line for line (two Supported lines stay two), and X-Gateway-Auth never on the wire
+    assert _extension_lines(rebuilt) == [("Supported", "timer"), ("Supported", "replaces,100rel")]
+
+
+def test_changed_extensions_keep_the_unchanged_lines() -> None:
+    converted = to_protobuf(_EXTENSIONS)
+    returned = pb.SIPMessage.FromString(converted.pb.SerializeToString())
+    returned.extensions.add(name="X-New", value="1")
+    rebuilt = from_protobuf(returned, converted)
+    # element by element now, but with the same lines as when nothing changed
+    expected = [("Supported", "timer"), ("Supported", "replaces,100rel"), ("X-New", "1")]
+    assert _extension_lines(rebuilt) == expected
+
+
 # -- conversion of odd but parseable input -----------------------------------------------------
 # to_protobuf documents SipParseError for malformed dedicated headers (the EdgePort answers 400);
 # any other exception escapes the request handler.
