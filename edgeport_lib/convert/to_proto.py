@@ -133,6 +133,9 @@ _LINES: dict[tuple[str, str], _Line] = {}
 _VIA_LINES: dict[tuple[str, str], _Line] = {}
 LINE_CACHE_SIZE = 4096
 VIA_CACHE_SIZE = 1024
+# Longer lines are rare, and a sender could fill the tables with lines of the full 16 KB
+# allowed; with this bound the tables stay below ~10 MB whatever comes in.
+CACHED_LINE_LENGTH = 512
 _REPEATED = frozenset(REPEATED_FIELDS.values())
 _FIELDS = pb.SIPMessage.DESCRIPTOR.fields_by_name
 _CLASSES = {name: GetMessageClass(f.message_type) for name, f in _FIELDS.items() if f.message_type}
@@ -143,7 +146,8 @@ def _line(key: str, name: str, value: str) -> _Line:
     line = table.get((name, value))
     if line is None:
         line = _encode_line(key, name, value)
-        _remember(table, size, (name, value), line)
+        if len(value) <= CACHED_LINE_LENGTH:
+            _remember(table, size, (name, value), line)
     return line
 
 
@@ -183,7 +187,8 @@ def _request_uri_field(uri: str) -> bytes:
     if line is None:
         data = _field("request_uri", sip_uri(parse_uri(uri)).SerializeToString())
         line = _Line("request_uri", (uri,), data)
-        _remember(_LINES, LINE_CACHE_SIZE, key, line)
+        if len(uri) <= CACHED_LINE_LENGTH:
+            _remember(_LINES, LINE_CACHE_SIZE, key, line)
     return line.data
 
 

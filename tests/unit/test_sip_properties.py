@@ -544,6 +544,19 @@ def test_changed_extensions_keep_the_unchanged_lines() -> None:
     assert _extension_lines(rebuilt) == expected
 
 
+def test_conversion_tables_stay_small_whatever_comes_in() -> None:
+    from edgeport_lib.convert import to_proto
+
+    for n in range(to_proto.LINE_CACHE_SIZE + 100):  # every line new, every line long
+        junk = f"{n}-".ljust(4000, "x")
+        msg = parse_message(serialize(_EXTENSIONS).replace(b"Supported: timer", f"X-Junk: {junk}".encode()))
+        to_protobuf(msg)
+    tables = (to_proto._LINES, to_proto._VIA_LINES)
+    assert len(to_proto._LINES) <= to_proto.LINE_CACHE_SIZE
+    remembered = sum(len(value) + len(line.data) for table in tables for (_, value), line in table.items())
+    assert remembered < 4_000_000  # characters and bytes: 4,096 such lines would be 32 MB
+
+
 # -- conversion of odd but parseable input -----------------------------------------------------
 # to_protobuf documents SipParseError for malformed dedicated headers (the EdgePort answers 400);
 # any other exception escapes the request handler.
