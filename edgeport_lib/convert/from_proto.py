@@ -26,6 +26,8 @@ _RESPONSE_ORDER = ("via", "record_route", "from", "to", "call_id", "contact", "e
 
 
 _REPEATED = frozenset(REPEATED_FIELDS.values())
+
+
 class InvalidProcessorMessage(ValueError):
     """The processor returned something that cannot become a SIP message."""
 

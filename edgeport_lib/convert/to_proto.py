@@ -32,7 +32,6 @@ SINGLE_FIELDS = {
     "www-authenticate": "www_authenticate",
 }
 DEDICATED = frozenset(REPEATED_FIELDS) | frozenset(SINGLE_FIELDS) | {"content-length"}
-_SINGLE_KEYS = frozenset(SINGLE_FIELDS)
 GATEWAY_AUTH = "x-gateway-auth"  # never on the wire: see from_proto.py
 
 
@@ -89,10 +88,10 @@ def _to_protobuf(original: SipMessage, msg: SipMessage) -> Converted:
     originals = converted.originals
     for header in msg.headers:
         key = header.key
-        if key in _SINGLE_KEYS and SINGLE_FIELDS[key] in originals:
-            # a later instance of a single field is kept as text only, never parsed
-            elements = split_list(header.value) if key == "contact" else [header.value]
-            originals[SINGLE_FIELDS[key]].extend(elements)
+        single = SINGLE_FIELDS.get(key)
+        if single is not None and single in originals:
+            # a later instance of a single field: kept as text, never parsed
+            originals[single].extend(_single_elements(key, header.value))
             continue
         if key == "content-length":
             continue
@@ -136,7 +135,6 @@ VIA_CACHE_SIZE = 1024
 # Longer lines are rare, and a sender could fill the tables with lines of the full 16 KB
 # allowed; with this bound the tables stay below ~10 MB whatever comes in.
 CACHED_LINE_LENGTH = 512
-_REPEATED = frozenset(REPEATED_FIELDS.values())
 _FIELDS = pb.SIPMessage.DESCRIPTOR.fields_by_name
 _CLASSES = {name: GetMessageClass(f.message_type) for name, f in _FIELDS.items() if f.message_type}
 
@@ -146,12 +144,13 @@ def _line(key: str, name: str, value: str) -> _Line:
     line = table.get((name, value))
     if line is None:
         line = _encode_line(key, name, value)
-        if len(value) <= CACHED_LINE_LENGTH:
-            _remember(table, size, (name, value), line)
+        _remember(table, size, (name, value), line)
     return line
 
 
 def _remember(table: dict[tuple[str, str], _Line], size: int, key: tuple[str, str], line: _Line) -> None:
+    if len(key[1]) > CACHED_LINE_LENGTH:
+        return
     if len(table) >= size:
         del table[next(iter(table))]  # the oldest
     table[key] = line
@@ -164,11 +163,16 @@ def _encode_line(key: str, name: str, value: str) -> _Line:
         return _Line(fname, elements, b"".join(_encode_item(fname, e) for e in elements))
     fname = SINGLE_FIELDS.get(key)
     if fname is not None:
-        elements = tuple(split_list(value)) if key == "contact" else (value,)
+        elements = _single_elements(key, value)
         return _Line(fname, elements, _encode_item(fname, elements[0]))
     elements = tuple(split_list(value)) if is_list_header(name, value) else (value,)
     data = b"".join(_field("extensions", _extension(name, e)) for e in elements)
     return _Line(None, elements, data)
+
+
+def _single_elements(key: str, value: str) -> tuple[str, ...]:
+    """A single field's line as element texts: only Contact may list several."""
+    return tuple(split_list(value)) if key == "contact" else (value,)
 
 
 def _extension(name: str, value: str) -> bytes:
@@ -187,8 +191,7 @@ def _request_uri_field(uri: str) -> bytes:
     if line is None:
         data = _field("request_uri", sip_uri(parse_uri(uri)).SerializeToString())
         line = _Line("request_uri", (uri,), data)
-        if len(uri) <= CACHED_LINE_LENGTH:
-            _remember(_LINES, LINE_CACHE_SIZE, key, line)
+        _remember(_LINES, LINE_CACHE_SIZE, key, line)
     return line.data
 
 
