@@ -37,6 +37,7 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 
 import yaml  # noqa: E402
+from gevent.event import Event  # noqa: E402
 
 from edgeport_lib.app import EdgePortApp  # noqa: E402
 from edgeport_lib.config import load_config  # noqa: E402
@@ -141,7 +142,16 @@ class Bench:
     def deliver(self, data: bytes, sender: Peer) -> None:
         """One datagram into EdgePort, in a greenlet of its pool, as the UDP transport does it."""
         flow = Flow("UDP", sender.address, self.edge_port)
-        self.app.pool.spawn(self.handle, data, flow).join()
+        handled = Event()
+
+        def handle() -> None:
+            try:
+                self.handle(data, flow)
+            finally:
+                handled.set()
+
+        self.app.pool.spawn(handle)
+        handled.wait()
 
     def call(self, n: int) -> None:
         uac, uas, w = self.uac, self.uas, self.watch

@@ -9,7 +9,6 @@ from collections.abc import Callable
 
 import gevent
 from gevent.event import Event
-from gevent.pool import Pool
 
 from .access import AccessList
 from .config import Config
@@ -33,6 +32,7 @@ from .security import tls_contexts_for
 from .sip.limits import Limits
 from .transports.connections import ConnectionTable
 from .transports.network import Network
+from .transports.pool import MessagePool
 from .transports.stream import ConnectionPolicy, StreamTransport, guard_accepts
 from .transports.tls import TlsTransport
 from .transports.udp import UdpTransport
@@ -55,7 +55,7 @@ class EdgePortApp:
                 f"(this version serves {', '.join(SUPPORTED)})"
             )
         self.config = config
-        self.pool = Pool(config.limits.max_in_flight)
+        self.pool = MessagePool(config.limits.max_in_flight)
         self.network = Network(ConnectionTable())
         self.processor = ProcessorClient(config.processor_addr, config.processor_timeout)
         listening_points = tuple(

@@ -16,3 +16,9 @@ monkey.patch_all()
 import grpc.experimental.gevent  # noqa: E402
 
 grpc.experimental.gevent.init_gevent()
+
+# A greenlet would otherwise record the stack and the greenlet that spawned it, for debugging
+# output EdgePort never prints: ~7 us of every spawn (bench/RESULTS.md, fourth session).
+import gevent  # noqa: E402
+
+gevent.config.track_greenlet_tree = False

@@ -37,7 +37,8 @@ from typing import Any, Protocol
 
 import gevent
 from gevent import socket
-from gevent.pool import Pool, PoolFull
+
+from ..transports.pool import MessagePool
 
 log = logging.getLogger(__name__)
 
@@ -235,14 +236,14 @@ def start_tcp_probe(
     return gevent.spawn(run)
 
 
-def start_pool_probe(heartbeat: Heartbeat, pool: Pool, interval: float = DEFAULT_INTERVAL) -> gevent.Greenlet:
+def start_pool_probe(
+    heartbeat: Heartbeat, pool: MessagePool, interval: float = DEFAULT_INTERVAL
+) -> gevent.Greenlet:
     """Every ``interval`` s, run ``heartbeat.beat`` in a ``pool`` greenlet (waits for a free slot)."""
 
     def run() -> None:
         while True:
-            try:
-                pool.start(gevent.Greenlet(heartbeat.beat), blocking=True, timeout=interval)
-            except PoolFull:
+            if not pool.try_spawn(heartbeat.beat, timeout=interval):
                 heartbeat.last_error = "worker pool full"
             gevent.sleep(interval)
 

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 import gevent
 from gevent.baseserver import BaseServer
 from gevent.lock import Semaphore
-from gevent.pool import Pool
 from gevent.server import StreamServer
 
 from ..access import ALLOW_ALL, AccessList
@@ -34,6 +33,7 @@ from ..sip.framer import KEEPALIVE, FramingError, StreamFramer
 from ..sip.limits import Limits
 from .base import Flow, SendError
 from .connections import ConnectionTable
+from .pool import MessagePool
 
 log = logging.getLogger(__name__)
 Handler = Callable[[bytes, Flow], None]
@@ -151,7 +151,7 @@ class StreamTransport:
     transport = "TCP"
 
     def __init__(
-        self, bind_addr: str, port: int, handler: Handler, pool: Pool, table: ConnectionTable,
+        self, bind_addr: str, port: int, handler: Handler, pool: MessagePool, table: ConnectionTable,
         limits: Limits, policy: ConnectionPolicy | None = None, access: AccessList = ALLOW_ALL,
     ) -> None:
         self.bind_addr = bind_addr

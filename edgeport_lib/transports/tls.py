@@ -12,11 +12,11 @@ import socket
 import ssl
 
 import gevent
-from gevent.pool import Pool
 
 from ..security import TlsContexts
 from ..sip.limits import Limits
 from .connections import ConnectionTable
+from .pool import MessagePool
 from .stream import CONNECT_TIMEOUT, ConnectionPolicy, Handler, StreamTransport
 
 
@@ -55,7 +55,7 @@ class TlsTransport(StreamTransport):
     transport = "TLS"
 
     def __init__(
-        self, bind_addr: str, port: int, handler: Handler, pool: Pool, table: ConnectionTable,
+        self, bind_addr: str, port: int, handler: Handler, pool: MessagePool, table: ConnectionTable,
         limits: Limits, policy: ConnectionPolicy | None, tls: TlsContexts,
     ) -> None:
         super().__init__(bind_addr, port, handler, pool, table, limits, policy)

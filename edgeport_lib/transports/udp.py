@@ -10,11 +10,11 @@ import logging
 import socket
 from collections.abc import Callable
 
-from gevent.pool import Pool
 from gevent.server import DatagramServer
 
 from ..access import ALLOW_ALL, AccessList
 from .base import Flow, SendError
+from .pool import MessagePool
 
 log = logging.getLogger(__name__)
 MAX_DATAGRAM = 65535
@@ -58,7 +58,7 @@ class UdpTransport:
     transport = "UDP"
 
     def __init__(
-        self, bind_addr: str, port: int, handler: Handler, pool: Pool, access: AccessList = ALLOW_ALL,
+        self, bind_addr: str, port: int, handler: Handler, pool: MessagePool, access: AccessList = ALLOW_ALL,
         overflow: Handler | None = None,
     ) -> None:
         """`overflow` gets the datagrams that arrive while every greenlet of `pool` is busy.

@@ -24,7 +24,6 @@ from typing import Any
 
 import gevent
 from gevent.lock import Semaphore
-from gevent.pool import Pool
 from gevent.pywsgi import WSGIServer
 from geventwebsocket.exceptions import ProtocolError, WebSocketError
 from geventwebsocket.handler import WebSocketHandler
@@ -34,6 +33,7 @@ from ..security import TlsContexts
 from ..sip.limits import Limits
 from .base import Flow, SendError
 from .connections import ConnectionTable
+from .pool import MessagePool
 from .stream import SEND_TIMEOUT, ConnectionGate, ConnectionPolicy, Handler, ReadTimeout
 from .tls import server_handshake
 
@@ -250,7 +250,7 @@ class WebSocketTransport:
     """A WS (or, given TLS contexts, WSS) listening point."""
 
     def __init__(
-        self, bind_addr: str, port: int, handler: Handler, pool: Pool, table: ConnectionTable,
+        self, bind_addr: str, port: int, handler: Handler, pool: MessagePool, table: ConnectionTable,
         limits: Limits, policy: ConnectionPolicy | None = None, tls: TlsContexts | None = None,
     ) -> None:
         self.transport = "WSS" if tls else "WS"

@@ -20,7 +20,7 @@ import time  # noqa: E402
 import gevent  # noqa: E402
 from gevent.event import Event  # noqa: E402
 from gevent.fileobject import FileObjectPosix  # noqa: E402
-from gevent.pool import Pool  # noqa: E402
+from edgeport_lib.transports.pool import MessagePool  # noqa: E402
 
 from edgeport_lib.ops import (  # noqa: E402
     Health,
@@ -61,7 +61,7 @@ def main() -> None:
             return
         metrics.received(flow.transport, msg)
 
-    pool = Pool(4)
+    pool = MessagePool(4)
     table = ConnectionTable()
     udp_beat, tcp_beat, pool_beat = Heartbeat(MAX_AGE), Heartbeat(MAX_AGE), Heartbeat(MAX_AGE)
     udp = UdpTransport("127.0.0.1", 0, udp_beat.wrap_handler(handle), pool)

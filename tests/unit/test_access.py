@@ -7,12 +7,12 @@ import logging
 import gevent
 import pytest
 from gevent import socket as gsocket
-from gevent.pool import Pool
 
 from edgeport_lib import access as access_module
 from edgeport_lib.access import ALLOW_ALL, AccessList, parse_networks
 from edgeport_lib.sip.limits import Limits
 from edgeport_lib.transports.connections import ConnectionTable
+from edgeport_lib.transports.pool import MessagePool
 from edgeport_lib.transports.stream import StreamTransport
 from edgeport_lib.transports.udp import UdpTransport
 
@@ -118,7 +118,7 @@ def _udp(acl: AccessList) -> tuple[UdpTransport, list]:
     def handler(data, flow):
         seen.append((data, flow.remote[0]))
 
-    transport = UdpTransport("127.0.0.1", 0, handler, Pool(10), acl)
+    transport = UdpTransport("127.0.0.1", 0, handler, MessagePool(10), acl)
     transport.start()
     return transport, seen
 
@@ -153,7 +153,7 @@ def test_tcp_resets_connections_from_denied_sources_at_accept() -> None:
         "127.0.0.1",
         0,
         lambda data, flow: seen.append(data),
-        Pool(10),
+        MessagePool(10),
         ConnectionTable(),
         Limits(),
         access=acl,

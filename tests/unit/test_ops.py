@@ -12,7 +12,6 @@ from wsgiref.util import setup_testing_defaults
 import gevent
 import pytest
 from gevent.event import Event
-from gevent.pool import Pool
 from greenlet import greenlet
 from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
@@ -37,6 +36,7 @@ from edgeport_lib.processor_client import ProcessorClient, ProcessorUnavailable
 from edgeport_lib.sip.limits import Limits
 from edgeport_lib.sip.parser import parse_message
 from edgeport_lib.transports.connections import ConnectionTable
+from edgeport_lib.transports.pool import MessagePool
 from edgeport_lib.transports.stream import StreamTransport
 from edgeport_lib.transports.udp import UdpTransport
 
@@ -174,7 +174,7 @@ def test_probe_host():
 
 
 def test_udp_probe_beats_through_the_real_transport_until_its_pool_is_exhausted():
-    pool = Pool(2)
+    pool = MessagePool(2)
     beat = Heartbeat(max_age=0.5)
     handled: list[bytes] = []
     udp = UdpTransport("127.0.0.1", 0, beat.wrap_handler(lambda data, flow: handled.append(data)), pool)
@@ -200,7 +200,7 @@ def test_udp_probe_beats_through_the_real_transport_until_its_pool_is_exhausted(
 
 
 def test_tcp_probe_pings_the_real_transport_and_notices_when_it_stops():
-    pool = Pool(4)
+    pool = MessagePool(4)
     beat = Heartbeat(max_age=0.5)
     tcp = StreamTransport("127.0.0.1", 0, lambda data, flow: None, pool, ConnectionTable(), Limits())
     tcp.start()
@@ -217,7 +217,7 @@ def test_tcp_probe_pings_the_real_transport_and_notices_when_it_stops():
 
 
 def test_pool_probe_beats_from_inside_the_pool():
-    pool = Pool(1)
+    pool = MessagePool(1)
     beat = Heartbeat(max_age=0.3)
     probe = start_pool_probe(beat, pool, interval=0.05)
     gate = Event()
