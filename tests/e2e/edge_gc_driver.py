@@ -8,6 +8,7 @@ Set up as edgeport_lib/cli.py sets up EdgePort (patch_all, init_gevent), then pr
 * ``collect SECONDS``: wait (at most SECONDS) until the edge is idle (no transaction, no open
   call), then run a full collection: ``result collected N idle|busy``, N being the objects the
   collector had to free, i.e. what finished work left behind in reference cycles.
+* ``thresholds``: ``result thresholds T0 T1 T2``, the collector's thresholds as EdgePort set them.
 * ``quit``.
 """
 
@@ -47,6 +48,8 @@ def main() -> None:
             break
         if command == "collect":
             print(f"result {collect(app, float(args[0]))}", flush=True)
+        elif command == "thresholds":
+            print("result thresholds {} {} {}".format(*gc.get_threshold()), flush=True)
         else:
             print(f"result unknown {command}", flush=True)
 

@@ -45,6 +45,10 @@ def test_finished_calls_leave_no_reference_cycles(tmp_path, transport):
             _, _, left, state = line.split()
             assert state == "idle", edge.log()
             assert int(left) <= MAX_LEFT, f"{left} objects left in reference cycles by {CALLS} calls"
+            # which is why EdgePort can afford full collections ten times rarer than the default
+            edge.send("thresholds")
+            line = edge.wait_for_line("result thresholds", timeout=10)
+            assert int(line.split()[-1]) == 100  # app.FULL_COLLECTION_EVERY
     finally:
         uas.kill()
         uas.wait(timeout=10)
