@@ -69,7 +69,7 @@ class EdgePortApp:
         self.metrics.bind_gauges(
             transactions=lambda: {"server": len(self.edge.servers), "client": len(self.edge.clients)},
             connections=lambda: len(self.network.table),
-            greenlets=live_greenlets,
+            greenlets=lambda: live_greenlets() - self.pool.idle_count,
         )
         self.metrics.bind_events(self.events.stats)
         self.health = Health()

@@ -271,7 +271,7 @@ class _Collector(Collector):
         for name, fn, what in (
             ("edgeport_transactions_open", m._transactions, "Open SIP transactions."),
             ("edgeport_connections_open", m._connections, "Open connections (TCP, TLS, WS, WSS)."),
-            ("edgeport_greenlets", m._greenlets, "Greenlets alive (messages, timers, connections)."),
+            ("edgeport_greenlets", m._greenlets, "Greenlets at work (messages, timers, connections)."),
         ):
             if fn is None:
                 continue

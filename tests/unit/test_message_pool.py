@@ -8,7 +8,7 @@ import gevent
 import pytest
 from gevent.event import Event
 
-from edgeport_lib.transports.pool import MessagePool
+from edgeport_lib.transports.pool import KEEP_IDLE, MessagePool
 
 
 def test_counts_running_handlers_and_frees_their_slots() -> None:
@@ -60,3 +60,41 @@ def test_a_failing_handler_is_logged_and_gives_its_slot_back(caplog: pytest.LogC
         gevent.sleep(0)
     assert pool.free_count() == 1
     assert "message handler failed" in caplog.text and "boom" in caplog.text
+
+
+def test_a_finished_greenlet_takes_the_next_message() -> None:
+    pool = MessagePool(4)
+    ran_in: list[object] = []
+    pool.spawn(lambda: ran_in.append(gevent.getcurrent()))
+    gevent.sleep(0)
+    assert pool.idle_count == 1
+    pool.spawn(lambda: ran_in.append(gevent.getcurrent()))
+    gevent.sleep(0)
+    assert len(ran_in) == 2 and ran_in[0] is ran_in[1]
+    assert pool.idle_count == 1 and pool.free_count() == 4
+
+
+def test_idle_greenlets_kept_are_bounded() -> None:
+    pool = MessagePool(KEEP_IDLE + 20)
+    gate = Event()
+    for _ in range(KEEP_IDLE + 20):
+        pool.spawn(gate.wait)
+    gevent.sleep(0)
+    gate.set()
+    gevent.sleep(0.01)
+    assert pool.idle_count == KEEP_IDLE and pool.free_count() == KEEP_IDLE + 20
+
+
+def test_an_idle_greenlet_woken_without_a_message_keeps_waiting(caplog: pytest.LogCaptureFixture) -> None:
+    pool = MessagePool(1)
+    pool.spawn(lambda: None)
+    gevent.sleep(0)
+    (idle,) = pool._idle
+    with caplog.at_level(logging.WARNING, logger="edgeport_lib.transports.pool"):
+        gevent.get_hub().loop.run_callback(idle.switch, "stray")  # e.g. a late wake-up
+        gevent.sleep(0)
+    assert "woken without a message" in caplog.text
+    ran: list[int] = []
+    pool.spawn(ran.append, 7)
+    gevent.sleep(0)
+    assert ran == [7] and pool.idle_count == 1
