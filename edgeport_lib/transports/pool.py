@@ -20,7 +20,7 @@ from typing import Any
 
 from gevent import get_hub, getcurrent, spawn_raw
 from gevent.lock import Semaphore
-from greenlet import greenlet
+from greenlet import GreenletExit, greenlet
 
 log = logging.getLogger(__name__)
 KEEP_IDLE = 64  # idle greenlets kept for the next messages; more would only hold memory
@@ -62,10 +62,12 @@ class MessagePool:
         return True
 
     def _start(self, func: Callable[..., Any], args: tuple) -> None:
-        if self._idle:
-            get_hub().loop.run_callback(self._idle.pop().switch, _JOB, func, args)
-        else:
-            spawn_raw(self._work, func, args)
+        while self._idle:
+            worker = self._idle.pop()
+            if not worker.dead:
+                get_hub().loop.run_callback(worker.switch, _JOB, func, args)
+                return
+        spawn_raw(self._work, func, args)
 
     def _work(self, func: Callable[..., Any], args: tuple) -> None:
         hub = get_hub()
@@ -82,10 +84,17 @@ class MessagePool:
             self._idle.append(getcurrent())
             func, args = self._next_job(hub)
 
-    @staticmethod
-    def _next_job(hub: Any) -> tuple[Callable[..., Any], tuple]:
+    def _next_job(self, hub: Any) -> tuple[Callable[..., Any], tuple]:
+        """Wait, idle, for the next message; a stray wake-up or exception is logged, not obeyed."""
         while True:
-            switched = hub.switch()
+            try:
+                switched = hub.switch()
+            except GreenletExit:
+                self._idle.remove(getcurrent())
+                raise
+            except BaseException as error:  # e.g. a Timeout a finished handler left running
+                log.warning("idle message greenlet interrupted: %r", error)
+                continue
             if type(switched) is tuple and len(switched) == 3 and switched[0] is _JOB:
                 return switched[1], switched[2]
             log.warning("idle message greenlet woken without a message: %r", switched)

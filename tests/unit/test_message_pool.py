@@ -98,3 +98,32 @@ def test_an_idle_greenlet_woken_without_a_message_keeps_waiting(caplog: pytest.L
     pool.spawn(ran.append, 7)
     gevent.sleep(0)
     assert ran == [7] and pool.idle_count == 1
+
+
+def test_an_exception_thrown_into_an_idle_greenlet_is_not_obeyed(caplog: pytest.LogCaptureFixture) -> None:
+    pool = MessagePool(1)
+    pool.spawn(lambda: None)
+    gevent.sleep(0)
+    (idle,) = pool._idle
+    with caplog.at_level(logging.WARNING, logger="edgeport_lib.transports.pool"):
+        gevent.get_hub().loop.run_callback(idle.throw, gevent.Timeout(1))  # a timer left running
+        gevent.sleep(0)
+    assert "interrupted" in caplog.text and not idle.dead
+    ran: list[int] = []
+    pool.spawn(ran.append, 8)
+    gevent.sleep(0)
+    assert ran == [8]
+
+
+def test_a_killed_idle_greenlet_is_not_given_messages() -> None:
+    pool = MessagePool(1)
+    pool.spawn(lambda: None)
+    gevent.sleep(0)
+    (idle,) = pool._idle
+    gevent.kill(idle)
+    gevent.sleep(0)
+    assert idle.dead and pool.idle_count == 0
+    ran: list[int] = []
+    pool.spawn(ran.append, 9)
+    gevent.sleep(0)
+    assert ran == [9]
