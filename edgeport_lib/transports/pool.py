@@ -90,7 +90,8 @@ class MessagePool:
             try:
                 switched = hub.switch()
             except GreenletExit:
-                self._idle.remove(getcurrent())
+                if getcurrent() in self._idle:
+                    self._idle.remove(getcurrent())
                 raise
             except BaseException as error:  # e.g. a Timeout a finished handler left running
                 log.warning("idle message greenlet interrupted: %r", error)
