@@ -7,16 +7,18 @@ so that from_proto.py can write unchanged headers back exactly as they came (the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from google.protobuf.message_factory import GetMessageClass
 
 from ..protocol import processor_pb2
 from ..protocol import sipmessage_pb2 as pb
-from ..sip.address import NameAddr, parse_name_addr
+from ..sip.address import WILDCARD, NameAddr, parse_name_addr, split_name_addr
 from ..sip.auth import parse_challenge
 from ..sip.errors import SipParseError
 from ..sip.headers import is_list_header, split_list
 from ..sip.message import Header, SipMessage
+from ..sip.params import parse_params
 from ..sip.parser import is_uint
 from ..sip.uri import AbsoluteUri, Uri, parse_uri
 from ..sip.via import parse_via
@@ -121,8 +123,7 @@ def _to_protobuf(original: SipMessage, msg: SipMessage) -> Converted:
 # its bytes cost to copy, so what a line becomes is remembered, in a bounded table, by its text.
 # A Via's branch is new in every transaction, but a Via line comes back in every response of
 # its transaction: Via lines have a table of their own, so they never push the others out.
-@dataclass(slots=True, frozen=True)
-class _Line:
+class _Line(NamedTuple):  # a NamedTuple: built for every new line, and a frozen dataclass costs 3x
     fname: str | None  # the dedicated field, or None for extensions
     elements: tuple[str, ...]  # the line's texts, one per protobuf item
     data: bytes  # every element for a repeated field or extensions; the first for a single field
@@ -148,12 +149,12 @@ def _line(key: str, name: str, value: str) -> _Line:
     return line
 
 
-def _remember(table: dict[tuple[str, str], _Line], size: int, key: tuple[str, str], line: _Line) -> None:
+def _remember(table: dict, size: int, key: tuple[str, str], value: object) -> None:
     if len(key[1]) > CACHED_LINE_LENGTH:
         return
     if len(table) >= size:
         del table[next(iter(table))]  # the oldest
-    table[key] = line
+    table[key] = value
 
 
 def _encode_line(key: str, name: str, value: str) -> _Line:
@@ -267,22 +268,41 @@ def _fill_address(target: pb.Address, name_addr: NameAddr) -> None:
         target.display_name = name_addr.display_text
 
 
-def _fill_header_params(target, name_addr: NameAddr) -> None:
-    if name_addr.params:
-        target.parameters.update({k: v or "" for k, v in name_addr.params.items()})
-
-
 def _fill_from_to(target, value: str) -> None:
-    na = parse_name_addr(value)
-    _fill_address(target.address, na)
-    target.tag = na.tag or ""
-    _fill_header_params(target, na)
+    params = _fill_name_addr(target, value)
+    target.tag = params.get("tag") or ""
 
 
-def _fill_route(target, value: str) -> None:
-    na = parse_name_addr(value)
-    _fill_address(target.address, na)
-    _fill_header_params(target, na)
+def _fill_name_addr(target, value: str) -> dict:
+    """Address and parameters of a From, To, Route or Record-Route (every header parameter,
+    tag included, goes into `parameters`); returns the parameters."""
+    if value.strip() == WILDCARD:
+        target.address.wildcard = True
+        return {}
+    display_name, uri, params_text = split_name_addr(value)
+    target.address.MergeFromString(_address_bytes(display_name, uri))
+    params = parse_params(params_text)
+    if params:
+        target.parameters.update({k: v or "" for k, v in params.items()})
+    return params
+
+
+# A From, To or Route line is new in every call (a tag), but its address comes back in every
+# call of the same peer: its encoded protobuf is remembered by its text.
+_ADDRESSES: dict[tuple[str, str], bytes] = {}
+ADDRESS_CACHE_SIZE = 4096
+
+
+def _address_bytes(display_name: str, uri: str) -> bytes:
+    key = (display_name, uri)
+    data = _ADDRESSES.get(key)
+    if data is None:
+        address = pb.Address()
+        _fill_address(address, NameAddr(parse_uri(uri), display_name))
+        data = address.SerializeToString()
+        if len(display_name) <= CACHED_LINE_LENGTH:  # _remember bounds the URI's length
+            _remember(_ADDRESSES, ADDRESS_CACHE_SIZE, key, data)
+    return data
 
 
 def _fill_contact(target: pb.Contact, value: str) -> None:
@@ -362,8 +382,8 @@ def _fill_max_forwards(target: pb.MaxForwards, value: str) -> None:
 
 _FILLERS = {
     "via": _fill_via,
-    "route": _fill_route,
-    "record_route": _fill_route,
+    "route": _fill_name_addr,
+    "record_route": _fill_name_addr,
     "from": _fill_from_to,
     "to": _fill_from_to,
     "contact": _fill_contact,

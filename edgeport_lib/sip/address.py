@@ -42,30 +42,36 @@ class NameAddr:
 
 def parse_name_addr(text: str) -> NameAddr:
     """Parse `"Alice" <sip:a@x>;tag=1`, `<sip:a@x>`, `sip:a@x;tag=1` or `*`."""
-    text = text.strip()
-    if text == "*":
+    if text.strip() == WILDCARD:
         return NameAddr(wildcard=True)
+    display_name, uri, params = split_name_addr(text)
+    return NameAddr(parse_uri(uri), display_name, parse_params(params))
+
+
+WILDCARD = "*"  # Contact: *
+
+
+def split_name_addr(text: str) -> tuple[str, str, str]:
+    """The display name (as written), the URI and the header parameters (no leading `;`) of a
+    name-addr or addr-spec value, unparsed (`*` gives a URI of `*`)."""
+    text = text.strip()
     match = _PLAIN_NAME_ADDR.fullmatch(text)
     if match is not None:
         display_name, uri, params = match.groups()
-        return NameAddr(parse_uri(uri), display_name.strip(), parse_params(params or ""))
+        return display_name.strip(), uri, params or ""
     start = _display_name_end(text)
     lt = text.find("<", start)
     if lt == -1:
         # addr-spec: everything after the first ';' is a header parameter (RFC 3261 20.10)
-        uri_text, _, params = text.partition(";")
-        return NameAddr(uri=parse_uri(uri_text), params=parse_params(params))
+        uri, _, params = text.partition(";")
+        return "", uri, params
     gt = text.find(">", lt)
     if gt == -1:
         raise SipParseError(f"unclosed '<' in {text[:60]!r}")
     after = text[gt + 1 :].strip()
     if after and not after.startswith(";"):
         raise SipParseError(f"garbage after '>' in {text[:60]!r}")
-    return NameAddr(
-        uri=parse_uri(text[lt + 1 : gt]),
-        display_name=text[:lt].strip(),
-        params=parse_params(after[1:]),
-    )
+    return text[:lt].strip(), text[lt + 1 : gt], after[1:]
 
 
 def _display_name_end(text: str) -> int:
