@@ -102,13 +102,15 @@ class EdgePortApp:
                 continue
             table = self.network.table
             args = (entry.bind_addr, entry.port, self.edge.handle, self.pool, table, limits, policy)
+            overflow = self.edge.on_overload
             if entry.protocol == "tcp":
-                self.network.add(StreamTransport(*args, access))
+                self.network.add(StreamTransport(*args, access, overflow=overflow))
                 continue
             if entry.protocol == "tls":
-                transport = TlsTransport(*args, tls)
+                transport = TlsTransport(*args, tls, overflow=overflow)
             else:
-                transport = WebSocketTransport(*args, tls if entry.protocol == "wss" else None)
+                wss_tls = tls if entry.protocol == "wss" else None
+                transport = WebSocketTransport(*args, wss_tls, overflow=overflow)
             guard_accepts(transport._server, access)  # before the TLS handshake or HTTP upgrade
             self.network.add(transport)
 

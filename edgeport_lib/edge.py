@@ -199,26 +199,38 @@ class Edge:
             if entry[1] == 0:
                 del self._call_locks[call_id]
 
-    def on_overload(self, data: bytes, flow: Flow) -> None:
-        """Every worker greenlet is busy (spec.limits.maxInFlight): 503 to a new request, else drop.
+    def on_overload(self, data: bytes, flow: Flow) -> bool:
+        """Every worker greenlet is busy (spec.limits.maxInFlight). Returns whether it was answered.
 
-        Runs in the UDP read loop, so it only parses and answers; a retransmission of a request
-        in progress is dropped (its transaction answers it), and so are ACKs and responses.
+        A request that starts something new (no To-tag, not CANCEL, ACK or a retransmission of a
+        request in progress) gets 503 + Retry-After at once. Anything else is part of work already
+        accepted: over UDP it is dropped (the sender retransmits, and a retransmission of a request
+        in progress is answered by its transaction); over a stream, which never retransmits, it
+        waits for a free greenlet. Runs in the read loop, so it only parses and answers.
         """
         self._overload_count += 1
         if self._overload_count % 1000 == 1:
             log.warning("all %d message greenlets busy (spec.limits.maxInFlight): new requests get 503, "
-                        "the rest is dropped; %d so far", self.config.limits.max_in_flight,
-                        self._overload_count)
+                        "the rest is dropped over UDP and waits over streams; %d so far",
+                        self.config.limits.max_in_flight, self._overload_count)
+        msg = self._new_request(data)
+        if msg is not None:
+            self._reply_stateless(msg, flow, 503, headers=[_retry_after()])
+            self.metrics.overload(flow.transport, "rejected")
+            return True
+        self.metrics.overload(flow.transport, "waited" if flow.reliable else "dropped")
+        return False
+
+    def _new_request(self, data: bytes) -> SipMessage | None:
+        """The request in `data` if it starts something new (see on_overload), else None."""
         try:
             msg = parse_message(data, self.limits) if data.strip(b"\r\n") else None
-            if msg is not None and msg.is_request and msg.method != "ACK" and not self._in_progress(msg):
-                self._reply_stateless(msg, flow, 503, headers=[_retry_after()])
-                self.metrics.overload(flow.transport, "rejected")
-                return
+            if (msg is not None and msg.is_request and msg.method not in ("ACK", "CANCEL")
+                    and ";tag=" not in (msg.get("To") or "") and not self._in_progress(msg)):
+                return msg
         except (SipParseError, ValueError, IndexError):
             pass
-        self.metrics.overload(flow.transport, "dropped")
+        return None
 
     def _in_progress(self, request: SipMessage) -> bool:
         via = routing.parse_via(request.values("Via")[0])

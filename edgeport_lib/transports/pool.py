@@ -54,6 +54,14 @@ class MessagePool:
         self._semaphore.acquire()
         self._start(func, args)
 
+    def spawn_message(self, handler: Callable[[bytes, Any], None], data: bytes, flow: Any,
+                      overflow: Callable[[bytes, Any], bool] | None = None) -> None:
+        """A stream's message: like ``spawn``, but when every slot is taken ``overflow`` may
+        answer it at once instead (it returns True), e.g. a new request with 503."""
+        if overflow is not None and self.full() and overflow(data, flow):
+            return
+        self.spawn(handler, data, flow)
+
     def try_spawn(self, func: Callable[..., Any], timeout: float) -> bool:
         """Like ``spawn``, but give up (False) when no slot frees within ``timeout`` seconds."""
         if not self._semaphore.acquire(timeout=timeout):

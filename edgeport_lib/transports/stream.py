@@ -37,6 +37,7 @@ from .pool import MessagePool
 
 log = logging.getLogger(__name__)
 Handler = Callable[[bytes, Flow], None]
+Overflow = Callable[[bytes, Flow], bool]  # answers a message met by a full pool (True) or not
 READ_SIZE = 65536
 SEND_TIMEOUT = 10.0
 CONNECT_TIMEOUT = 5.0
@@ -153,11 +154,15 @@ class StreamTransport:
     def __init__(
         self, bind_addr: str, port: int, handler: Handler, pool: MessagePool, table: ConnectionTable,
         limits: Limits, policy: ConnectionPolicy | None = None, access: AccessList = ALLOW_ALL,
+        overflow: Overflow | None = None,
     ) -> None:
+        """`overflow` may answer a message at once when every greenlet of `pool` is busy (it
+        returns True); the others wait for a free one, holding up this connection's reads."""
         self.bind_addr = bind_addr
         self.port = port
         self._handler = handler
         self._pool = pool
+        self._overflow = overflow
         self._table = table
         self._limits = limits
         self._policy = policy = policy or ConnectionPolicy()
@@ -219,7 +224,7 @@ class StreamTransport:
             if item is KEEPALIVE:
                 conn.send(b"\r\n")
             else:
-                self._pool.spawn(self._handler, item, flow)
+                self._pool.spawn_message(self._handler, item, flow, self._overflow)
 
     def _serve(self, conn: StreamConnection, accepted: bool = True) -> None:
         framer = StreamFramer(self._limits)

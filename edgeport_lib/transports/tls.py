@@ -17,7 +17,7 @@ from ..security import TlsContexts
 from ..sip.limits import Limits
 from .connections import ConnectionTable
 from .pool import MessagePool
-from .stream import CONNECT_TIMEOUT, ConnectionPolicy, Handler, StreamTransport
+from .stream import CONNECT_TIMEOUT, ConnectionPolicy, Handler, Overflow, StreamTransport
 
 
 class HandshakeTimeout(TimeoutError):
@@ -56,9 +56,9 @@ class TlsTransport(StreamTransport):
 
     def __init__(
         self, bind_addr: str, port: int, handler: Handler, pool: MessagePool, table: ConnectionTable,
-        limits: Limits, policy: ConnectionPolicy | None, tls: TlsContexts,
+        limits: Limits, policy: ConnectionPolicy | None, tls: TlsContexts, overflow: Overflow | None = None,
     ) -> None:
-        super().__init__(bind_addr, port, handler, pool, table, limits, policy)
+        super().__init__(bind_addr, port, handler, pool, table, limits, policy, overflow=overflow)
         self._tls = tls
 
     def _secure_accepted(self, sock: socket.socket) -> socket.socket:

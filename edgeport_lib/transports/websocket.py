@@ -34,7 +34,7 @@ from ..sip.limits import Limits
 from .base import Flow, SendError
 from .connections import ConnectionTable
 from .pool import MessagePool
-from .stream import SEND_TIMEOUT, ConnectionGate, ConnectionPolicy, Handler, ReadTimeout
+from .stream import SEND_TIMEOUT, ConnectionGate, ConnectionPolicy, Handler, Overflow, ReadTimeout
 from .tls import server_handshake
 
 log = logging.getLogger(__name__)
@@ -252,12 +252,14 @@ class WebSocketTransport:
     def __init__(
         self, bind_addr: str, port: int, handler: Handler, pool: MessagePool, table: ConnectionTable,
         limits: Limits, policy: ConnectionPolicy | None = None, tls: TlsContexts | None = None,
+        overflow: Overflow | None = None,
     ) -> None:
         self.transport = "WSS" if tls else "WS"
         self.bind_addr = bind_addr
         self.port = port
         self._handler = handler
         self._pool = pool
+        self._overflow = overflow
         self._table = table
         self._policy = policy = policy or ConnectionPolicy()
         self._tls = tls
@@ -308,7 +310,7 @@ class WebSocketTransport:
                     if message == b"\r\n\r\n":
                         conn.send(b"\r\n")
                     continue
-                self._pool.spawn(self._handler, message, flow)
+                self._pool.spawn_message(self._handler, message, flow, self._overflow)
         except ReadTimeout as error:
             log.info("closing %s connection from %s:%s: %s", self.transport, *conn.remote, error)
         except (OSError, SendError) as error:

@@ -583,3 +583,33 @@ def test_a_full_worker_pool_answers_new_requests_503_at_once(tmp_path, procs):
     # the retransmission, and the health probe's keep-alives of that second
     assert total(counted, "edgeport_sip_overload_total", action="dropped") >= 1
     assert sum("message greenlets busy" in line for line in edge.process.output) == 1
+
+
+def test_a_full_worker_pool_over_tcp_answers_new_requests_and_holds_the_rest(tmp_path, procs):
+    """maxInFlight full over a stream: a new request gets 503 + Retry-After at once; a request of
+    a dialog (To-tag) is not refused and not lost (a stream never retransmits): it waits."""
+    env, ops, ops_port = with_ops()
+    edge = start(
+        tmp_path, procs, processor_args=["--delay", "1"], processor_timeout=10, limits={"maxInFlight": 2},
+        env=env, ops=ops,
+    )
+    peer = TcpPeer(("127.0.0.1", edge.port), timeout=30)
+    try:
+        for i in range(2):
+            peer.send(request("OPTIONS", "sip:127.0.0.1", peer.address, "TCP", call_id=f"tcp-pool-{i}"))
+        wait_for_metric(ops_port, "edgeport_transactions_open", 2)  # both wait for the processor
+        for i in range(2, 4):
+            peer.send(request("OPTIONS", "sip:127.0.0.1", peer.address, "TCP", call_id=f"tcp-pool-{i}"))
+        edge_uri = f"sip:127.0.0.1:{edge.port}"  # addressed to the EdgePort: the processor answers
+        in_dialog = request("OPTIONS", edge_uri, peer.address, "TCP", call_id="tcp-dialog", to_tag="b1")
+        peer.send(in_dialog)
+        answers = [peer.receive() for _ in range(5)]
+    finally:
+        peer.close()
+    status = {m.call_id: m.status for m in answers}
+    assert status == {"tcp-pool-0": 200, "tcp-pool-1": 200, "tcp-pool-2": 503, "tcp-pool-3": 503,
+                      "tcp-dialog": 200}, status
+    assert all(m.get("Retry-After") for m in answers if m.status == 503)
+    counted = samples(ops_port)
+    assert total(counted, "edgeport_sip_overload_total", transport="tcp", action="rejected") == 2
+    assert total(counted, "edgeport_sip_overload_total", transport="tcp", action="waited") == 1

@@ -127,3 +127,26 @@ def test_a_killed_idle_greenlet_is_not_given_messages() -> None:
     pool.spawn(ran.append, 9)
     gevent.sleep(0)
     assert ran == [9]
+
+
+def test_spawn_message_lets_overflow_answer_only_when_full() -> None:
+    pool = MessagePool(1)
+    gate = Event()
+    met: list[bytes] = []
+    ran: list[bytes] = []
+
+    def overflow(data: bytes, flow: object) -> bool:
+        met.append(data)
+        return data == b"new"  # answered at once; anything else waits for a slot
+
+    pool.spawn_message(lambda data, flow: ran.append(data), b"first", None, overflow)
+    gevent.sleep(0)
+    pool.spawn(gate.wait)
+    pool.spawn_message(lambda data, flow: ran.append(data), b"new", None, overflow)
+    waiting = gevent.spawn(pool.spawn_message, lambda data, flow: ran.append(data), b"old", None, overflow)
+    gevent.sleep(0.01)
+    assert (met, ran, waiting.dead) == ([b"new", b"old"], [b"first"], False)
+    gate.set()
+    waiting.join(timeout=1)
+    gevent.sleep(0)
+    assert ran == [b"first", b"old"]
