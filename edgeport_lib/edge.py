@@ -99,6 +99,9 @@ class ClientContext:
     timers: dict[str, Any] = field(default_factory=dict)
     last_flow: Flow | None = None
     sent_via: str | None = None  # the top Via we forwarded the request with, in Edge._sent_vias
+    # the request as forwarded, while `credentials` may still answer a challenge to it: its
+    # transaction drops its own copy as the final response comes, before passing that up
+    challengeable: SipMessage | None = None
     # responses of one transaction are relayed one at a time, in arrival order: each waits for
     # its processor call, and a 486 must not overtake the 180 that came before it
     relay_lock: Semaphore = field(default_factory=Semaphore)
@@ -353,7 +356,8 @@ class Edge:
         out = from_protobuf(answer.message, converted)
         via = routing.prepare_forwarded_via(out, self._listening_ports)
         target = routing.next_hop(out, via)
-        context = ClientContext(target, txn, credentials, caller_cseq=self._shift_cseq(out))
+        context = ClientContext(target, txn, credentials, caller_cseq=self._shift_cseq(out),
+                                challengeable=out if credentials else None)
         client = self.clients.create(out, via.branch or "", reliable=target.reliable, context=context)
         context.sent_via = str(via)  # the top Via as sent when prepare_forwarded_via changed it
         self._sent_vias[context.sent_via] = client.key.branch
@@ -391,6 +395,8 @@ class Edge:
         if client is None or client.terminated:
             self._respond(invite, 487)
             return
+        if client.request is None:
+            return  # it has its final response: not pending, nothing to cancel (RFC 3261 16.10)
         cancel = _build_cancel(client.request)
         try:
             cancel_txn = self.clients.create(cancel, client.key.branch, reliable=client.reliable,
@@ -583,24 +589,27 @@ class Edge:
         if message.status == 100:
             return  # we sent our own 100 Trying upstream
         context: ClientContext = txn.context
-        if context.credentials and not context.retried and can_answer(txn.request, message):
-            if self._answer_challenge(txn, message):
-                return
+        request = context.challengeable
+        if request is not None and (message.status or 0) >= 200:
+            context.challengeable = None  # the one final response: no other challenge can come
+            if not context.retried and can_answer(request, message):
+                if self._answer_challenge(txn, request, message):
+                    return
         if context.caller_cseq is not None:
             with_cseq(message, context.caller_cseq)
         server = context.server
         self._relay_response(message, txn.context.last_flow or Flow("UDP", ("", 0), 0), server)
 
-    def _answer_challenge(self, txn: ClientTransaction, challenge: SipMessage) -> bool:
-        """Send the request again with the caller's credentials; False when we cannot."""
+    def _answer_challenge(self, txn: ClientTransaction, request: SipMessage, challenge: SipMessage) -> bool:
+        """Send `request` again with the caller's credentials; False when we cannot."""
         context: ClientContext = txn.context
         user, password = context.credentials
         try:
-            retry = authenticated_retry(txn.request, challenge, user, password)
+            retry = authenticated_retry(request, challenge, user, password)
         except DigestError as error:
             log.info("relaying %s for %s: cannot answer it (%s)", challenge.status, challenge.call_id, error)
             return False
-        caller_cseq = context.caller_cseq if context.caller_cseq is not None else txn.request.cseq[0]
+        caller_cseq = context.caller_cseq if context.caller_cseq is not None else request.cseq[0]
         branch = routing.parse_via(retry.values("Via")[0]).branch or ""
         retry_context = ClientContext(context.target, context.server, None, True, caller_cseq)
         try:
@@ -629,8 +638,10 @@ class Edge:
         server = getattr(txn.context, "server", None)
         if server is not None:
             self._respond(server, status)
-        if txn.request.method == "INVITE":
-            self._call_ended(txn.request, status)
+        # None once a final response came (an ACK could not be resent): relayed, it ended the call
+        request = txn.request
+        if request is not None and request.method == "INVITE":
+            self._call_ended(request, status)
 
     def _respond(self, txn: ServerTransaction, status: int) -> None:
         """Answer a server transaction locally, unless it already has a final response."""

@@ -61,6 +61,12 @@ Choices worth knowing:
   retransmissions are end-to-end, like 2xx, so every copy is passed up for the proxy to relay.
 - Timer B stops when an INVITE gets a provisional (RFC 3261 figure 5); the proxy's timer C
   (16.6 step 11) belongs to the core, not here.
+- A finished transaction keeps only what it still needs while it waits out its last timer:
+  ``request`` (and ``last_response`` of an INVITE server transaction) becomes None on entering
+  Completed or Accepted (Confirmed, for an INVITE server), as that state no longer sends it.
+  An INVITE server transaction keeps both in Completed (timer G, and the adapter's answer when
+  timer H fires); a non-INVITE one keeps ``last_response`` for retransmissions; an INVITE client
+  transaction keeps its ``ack``.
 - Keys are exact on branch (case-sensitive); sent-by is compared case-insensitively; methods are
   upper-cased.  An empty branch cannot key a transaction (``ValueError``); ``match`` returns None.
 """
@@ -238,8 +244,12 @@ class Transaction(Generic[Key]):
     """Shared machinery: the state, the running timers and the way to Terminated.
 
     ``_goto`` is the only place a state changes.  Each subclass declares which timers may keep
-    running in each state (``_TIMERS``; the others are cancelled on entry) and what entering a
-    state starts (``_enter``).
+    running in each state (``_TIMERS``; the others are cancelled on entry), what entering a
+    state starts (``_enter``) and what it no longer needs (``_release``).
+
+    ``request`` is None once the transaction no longer needs it: a finished transaction waits
+    out its last timer (up to 64*T1) holding only what answers retransmissions.  It is kept in
+    Terminated, which the adapter handles together with a Timeout or TransportFailed.
     """
 
     _INITIAL: ClassVar[State]
@@ -256,7 +266,7 @@ class Transaction(Generic[Key]):
         on_terminated: Callable[[Transaction[Key]], None] | None = None,
     ) -> None:
         self.key = key
-        self.request = request
+        self.request: SipMessage | None = request
         self.reliable = reliable
         self.timers = timers
         self.context = context  # opaque, for the adapter
@@ -300,6 +310,9 @@ class Transaction(Generic[Key]):
         """The timers a state starts on entry."""
         return []
 
+    def _release(self, state: State) -> None:
+        """Drop what a state, entered now, no longer needs (never called for Terminated)."""
+
     def _goto(self, state: State) -> list[Action]:
         """Change state: cancel the timers the new state does not keep, then enter it."""
         if state is self.state:
@@ -312,6 +325,7 @@ class Transaction(Generic[Key]):
                 actions.append(CancelTimer(timer))
         self.state = state
         if state is not State.TERMINATED:
+            self._release(state)
             return actions + self._enter(state)
         actions.append(Terminated())
         if self._on_terminated is not None:
@@ -354,7 +368,7 @@ class ServerTransaction(Transaction[ServerTransactionKey]):
 
     def __init__(self, key: ServerTransactionKey, request: SipMessage, **kwargs: Any) -> None:
         super().__init__(key, request, **kwargs)
-        self.last_response: SipMessage | None = None
+        self.last_response: SipMessage | None = None  # what a retransmitted request gets again
 
     @property
     def should_send_trying(self) -> bool:
@@ -399,6 +413,10 @@ class NonInviteServerTransaction(ServerTransaction):
         if state is State.COMPLETED:
             return self._wait(Timer.J, self.timers.long)
         return []
+
+    def _release(self, state: State) -> None:
+        if state is State.COMPLETED:
+            self.request = None  # retransmissions get last_response
 
     def _timer_fired(self, timer: Timer, interval: float) -> list[Action]:
         return self._goto(State.TERMINATED)  # J
@@ -446,6 +464,14 @@ class InviteServerTransaction(ServerTransaction):
             return [self._start(Timer.L, self.timers.long)]
         return []
 
+    def _release(self, state: State) -> None:
+        # Completed keeps both: timer G resends last_response, and when timer H fires the adapter
+        # answers for the request.  Accepted sends the core's 2xx as they come, and Confirmed only
+        # absorbs ACKs: neither sends anything of its own again.
+        if state in (State.ACCEPTED, State.CONFIRMED):
+            self.request = None
+            self.last_response = None
+
     def _timer_fired(self, timer: Timer, interval: float) -> list[Action]:
         if timer is Timer.G:
             assert self.last_response is not None
@@ -464,7 +490,7 @@ class ClientTransaction(Transaction[ClientTransactionKey]):
     def __init__(self, key: ClientTransactionKey, request: SipMessage, **kwargs: Any) -> None:
         super().__init__(key, request, **kwargs)
         self._started = False
-        self._seen_provisionals: set[int] = set()
+        self._seen_provisionals: set[int] | None = None  # fingerprints; made at the first 1xx
 
     def start(self) -> list[Action]:
         """Send the request and start the initial timers; call once."""
@@ -472,6 +498,13 @@ class ClientTransaction(Transaction[ClientTransactionKey]):
             raise RuntimeError("transaction already started")
         self._started = True
         return [Send(self.request), *self._enter(self.state)]
+
+    def _release(self, state: State) -> None:
+        # a final response came: the request is never sent again (an INVITE's ACK is built
+        # already), and later provisionals are ignored
+        if state in (State.COMPLETED, State.ACCEPTED):
+            self.request = None
+            self._seen_provisionals = None
 
     def on_response(self, response: SipMessage) -> list[Action]:
         """A response matching this transaction arrived."""
@@ -493,10 +526,13 @@ class ClientTransaction(Transaction[ClientTransactionKey]):
         if response.get("RSeq") is not None:
             return [PassUp(response)]
         fingerprint = _fingerprint(response)
-        if fingerprint in self._seen_provisionals:
+        seen = self._seen_provisionals
+        if seen is None:
+            seen = self._seen_provisionals = set()
+        elif fingerprint in seen:
             return []
-        if len(self._seen_provisionals) < _MAX_REMEMBERED_PROVISIONALS:
-            self._seen_provisionals.add(fingerprint)
+        if len(seen) < _MAX_REMEMBERED_PROVISIONALS:
+            seen.add(fingerprint)
         return [PassUp(response)]
 
 

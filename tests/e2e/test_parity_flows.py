@@ -61,6 +61,27 @@ def test_cancel_gets_200_and_the_invite_487(setup):
     assert terminated.status == 487
 
 
+def test_cancel_after_the_answer_gets_200_and_is_not_forwarded(setup):
+    """RFC 3261 16.10: only pending client transactions are cancelled; an answered INVITE is not."""
+    client, callee, edge = setup
+    invite = request(
+        "INVITE", "sip:callee@127.0.0.1", client.address, call_id="cancel-2", branch="z9hG4bKcancel2"
+    )
+    client.send(invite, edge)
+    forwarded, source = callee.receive()
+    callee.send(response_to(forwarded, 200, "OK"), source)
+    client.receive_until(lambda m: m.cseq[1] == "INVITE" and final(m))
+    cancel = invite.replace(b"INVITE sip:", b"CANCEL sip:").replace(b"1 INVITE", b"1 CANCEL")
+    client.send(cancel, edge)
+    assert client.receive_until(lambda m: m.cseq[1] == "CANCEL").status == 200
+    host, port = callee.address  # the ACK for a 2xx goes to the callee (its Contact, here)
+    ack = request("ACK", f"sip:callee@{host}:{port}", client.address, call_id="cancel-2",
+                  branch="z9hG4bKcancel2ack", to_tag="uas1")
+    client.send(ack, edge)
+    # requests of one call are handled in arrival order: a forwarded CANCEL would come first
+    assert callee.receive()[0].method == "ACK"
+
+
 def test_cancel_without_invite_gets_481(setup):
     client, _, edge = setup
     client.send(request("CANCEL", "sip:callee@127.0.0.1", client.address), edge)

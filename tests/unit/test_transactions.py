@@ -223,9 +223,10 @@ def test_reliable_provisional_retransmissions_are_all_passed_up():
 
 def test_invite_client_non2xx_generates_ack_and_timer_d():
     txn = client()
+    req = txn.request  # the transaction lets go of it once finished
     sim = Sim(txn)
     sim.apply(txn.start())
-    busy = response(486, txn.request)
+    busy = response(486, req)
     actions = sim.apply(txn.on_response(busy))
     ack = txn.ack
     assert ack is not None
@@ -233,8 +234,8 @@ def test_invite_client_non2xx_generates_ack_and_timer_d():
     assert txn.state == "Completed"
     # a retransmitted final is absorbed and ACKed again
     sim.now = 5.0
-    assert sim.apply(txn.on_response(response(486, txn.request))) == [Send(ack)]
-    assert sim.apply(txn.on_response(response(200, txn.request))) == []
+    assert sim.apply(txn.on_response(response(486, req))) == [Send(ack)]
+    assert sim.apply(txn.on_response(response(200, req))) == []
     sim.run()
     assert sim.log[-1] == (32.0, Terminated())
     assert len(sim.times(PassUp)) == 1
@@ -279,9 +280,10 @@ def test_ack_for_non2xx_follows_rfc3261_17_1_1_3():
 
 def test_invite_client_2xx_passed_up_every_time_no_ack():
     txn = client()
+    req = txn.request  # the transaction lets go of it once finished
     sim = Sim(txn)
     sim.apply(txn.start())
-    ok = response(200, txn.request)
+    ok = response(200, req)
     assert sim.apply(txn.on_response(ok)) == [
         PassUp(ok),
         CancelTimer("A"),
@@ -290,10 +292,10 @@ def test_invite_client_2xx_passed_up_every_time_no_ack():
     ]
     assert txn.state == "Accepted" and txn.ack is None
     assert txn.on_response(ok) == [PassUp(ok)]  # retransmission relayed
-    forked = response(200, txn.request, to_tag="fork2")
+    forked = response(200, req, to_tag="fork2")
     assert txn.on_response(forked) == [PassUp(forked)]
-    assert txn.on_response(response(180, txn.request)) == []
-    assert txn.on_response(response(486, txn.request)) == []
+    assert txn.on_response(response(180, req)) == []
+    assert txn.on_response(response(486, req)) == []
     sim.run()
     assert txn.terminated and sim.log[-1] == (32.0, Terminated())
     assert not any(isinstance(a, Send) and a.message.method == "ACK" for _, a in sim.log)
@@ -393,13 +395,14 @@ def test_invite_server_retransmitted_invite_in_completed_resends_final():
 
 def test_invite_server_ack_confirms_and_timer_i():
     txn = server()
+    req = txn.request  # the transaction lets go of it once finished
     sim = Sim(txn)
-    sim.apply(txn.send_response(response(404, txn.request)))
+    sim.apply(txn.send_response(response(404, req)))
     sim.run(until=2)
-    ack = build_ack(txn.request, response(404, txn.request))
+    ack = build_ack(req, response(404, req))
     assert sim.apply(txn.on_request(ack)) == [CancelTimer("G"), CancelTimer("H"), StartTimer("I", 5.0)]
     assert txn.state == "Confirmed"
-    assert txn.on_request(ack) == [] and txn.on_request(txn.request) == []  # absorbed
+    assert txn.on_request(ack) == [] and txn.on_request(req) == []  # absorbed
     sim.run()
     assert sim.log[-1] == (7.0, Terminated()) and not sim.times(Timeout)
 
@@ -423,14 +426,15 @@ def test_invite_server_reliable_h_times_out():
 
 def test_invite_server_2xx_accepted_relays_2xx_absorbs_invite():
     txn = server()
+    req = txn.request  # the transaction lets go of it once finished
     sim = Sim(txn)
-    ok = response(200, txn.request)
+    ok = response(200, req)
     assert sim.apply(txn.send_response(ok)) == [Send(ok), StartTimer("L", 32.0)]
     assert txn.state == "Accepted"
     assert txn.send_response(ok) == [Send(ok)]  # 2xx retransmission from downstream
-    assert txn.on_request(txn.request) == []  # retransmitted INVITE absorbed, not a new request
-    assert txn.send_response(response(486, txn.request)) == []
-    ack = SipMessage(method="ACK", uri=txn.request.uri, headers=[Header("Via", VIA)])
+    assert txn.on_request(req) == []  # retransmitted INVITE absorbed, not a new request
+    assert txn.send_response(response(486, req)) == []
+    ack = SipMessage(method="ACK", uri=req.uri, headers=[Header("Via", VIA)])
     assert txn.on_request(ack) == [PassUp(ack)]
     sim.run()
     assert sim.log[-1] == (32.0, Terminated())
@@ -441,27 +445,152 @@ def test_invite_server_2xx_accepted_relays_2xx_absorbs_invite():
 
 def test_non_invite_server_states_and_timer_j():
     txn = server(NonInviteServerTransaction, "REGISTER")
+    req = txn.request  # the transaction lets go of it once finished
     sim = Sim(txn)
     assert txn.state == "Trying" and not txn.should_send_trying
-    assert txn.on_request(txn.request) == []  # absorbed in Trying
-    trying = response(100, txn.request)
+    assert txn.on_request(req) == []  # absorbed in Trying
+    trying = response(100, req)
     assert sim.apply(txn.send_response(trying)) == [Send(trying)]
     assert txn.state == "Proceeding"
-    assert txn.on_request(txn.request) == [Send(trying)]
-    ok = response(200, txn.request)
+    assert txn.on_request(req) == [Send(trying)]
+    ok = response(200, req)
     assert sim.apply(txn.send_response(ok)) == [Send(ok), StartTimer("J", 32.0)]
     assert txn.state == "Completed"
-    assert txn.on_request(txn.request) == [Send(ok)]
-    assert txn.send_response(response(500, txn.request)) == []
+    assert txn.on_request(req) == [Send(ok)]
+    assert txn.send_response(response(500, req)) == []
     sim.run()
     assert sim.log[-1] == (32.0, Terminated())
-    assert txn.on_request(txn.request) == []
+    assert txn.on_request(req) == []
 
 
 def test_non_invite_server_reliable_j_zero():
     txn = server(NonInviteServerTransaction, "OPTIONS", reliable=True)
     ok = response(200, txn.request)
     assert txn.send_response(ok) == [Send(ok), Terminated()]
+
+
+# -- what a finished transaction keeps ----------------------------------------------------
+# A finished transaction waits out its last timer (up to 64*T1) to absorb retransmissions; it
+# keeps only what that takes, and still answers them.
+
+
+def test_non_invite_server_completed_keeps_only_its_final_response():
+    txn = server(NonInviteServerTransaction, "BYE")
+    req = txn.request
+    trying = response(100, req)
+    txn.send_response(trying)
+    assert txn.request is req and txn.last_response is trying  # Proceeding: both kept
+    ok = response(200, req)
+    txn.send_response(ok)
+    assert txn.state == "Completed"
+    assert txn.request is None and txn.last_response is ok
+    assert txn.on_request(req) == [Send(ok)]  # a retransmitted BYE still gets the 200
+
+
+def test_invite_server_accepted_keeps_neither_request_nor_response():
+    txn = server()
+    req = txn.request
+    ringing = response(180, req)
+    txn.send_response(ringing)
+    assert txn.request is req and txn.last_response is ringing  # Proceeding: both kept
+    ok = response(200, req)
+    txn.send_response(ok)
+    assert txn.state == "Accepted"
+    assert txn.request is None and txn.last_response is None
+    assert txn.on_request(req) == []  # a retransmitted INVITE is still absorbed
+    forked = response(200, req, to_tag="fork2")
+    assert txn.send_response(forked) == [Send(forked)]  # later 2xx from the core still go out
+    ack = build_ack(req, ok)
+    assert txn.on_request(ack) == [PassUp(ack)]  # and the ACK still goes up
+
+
+def test_invite_server_completed_keeps_both_until_confirmed():
+    txn = server()
+    req = txn.request
+    sim = Sim(txn)
+    busy = response(486, req)
+    sim.apply(txn.send_response(busy))
+    sim.run(until=1)
+    assert txn.request is req and txn.last_response is busy  # timer G resends it, H answers req
+    assert txn.on_request(req) == [Send(busy)]
+    assert sim.times(Send, busy) == [0.0, 0.5]
+    assert sim.apply(txn.on_request(build_ack(req, busy)))[-1] == StartTimer("I", 5.0)
+    assert txn.state == "Confirmed"
+    assert txn.request is None and txn.last_response is None
+    assert txn.on_request(req) == []  # absorbed
+
+
+def test_invite_server_timed_out_by_h_still_has_its_request():
+    txn = server()
+    req = txn.request
+    sim = Sim(txn)
+    sim.apply(txn.send_response(response(486, req)))
+    sim.run()
+    assert sim.times(Timeout) == [32.0] and txn.terminated
+    assert txn.request is req  # the adapter answers for it when it handles the Timeout
+
+
+@pytest.mark.parametrize("status", [486, 603])
+def test_invite_client_completed_keeps_only_its_ack(status):
+    txn = client()
+    req = txn.request
+    sim = Sim(txn)
+    sim.apply(txn.start())
+    txn.on_response(response(180, req))
+    assert txn.request is req  # Proceeding: timer A could still need it
+    final = response(status, req)
+    sim.apply(txn.on_response(final))
+    assert txn.state == "Completed" and txn.ack is not None
+    assert txn.request is None and txn._seen_provisionals is None
+    assert txn.on_response(response(status, req)) == [Send(txn.ack)]  # retransmission: ACK again
+    assert txn.on_response(response(180, req)) == []
+    sim.run()
+    assert sim.log[-1] == (32.0, Terminated())
+
+
+def test_invite_client_accepted_keeps_nothing_and_passes_2xx_up():
+    txn = client()
+    req = txn.request
+    txn.start()
+    txn.on_response(response(180, req))
+    ok = response(200, req)
+    txn.on_response(ok)
+    assert txn.state == "Accepted"
+    assert txn.request is None and txn.ack is None and txn._seen_provisionals is None
+    assert txn.on_response(ok) == [PassUp(ok)]  # 2xx retransmissions still relayed
+    assert txn.on_response(response(180, req)) == []
+
+
+def test_invite_client_keeps_its_request_while_it_retransmits_it():
+    txn = client()
+    sim = Sim(txn)
+    sim.apply(txn.start())
+    req = txn.request
+    sim.run(until=1)
+    assert sim.times(Send, req) == [0.0, 0.5]
+    assert txn.request is req
+
+
+def test_non_invite_client_completed_keeps_nothing_but_its_key():
+    txn = client(NonInviteClientTransaction, "BYE")
+    req = txn.request
+    sim = Sim(txn)
+    sim.apply(txn.start())
+    ok = response(200, req)
+    assert sim.apply(txn.on_response(ok))[0] == PassUp(ok)
+    assert txn.state == "Completed" and txn.request is None
+    assert txn.on_response(ok) == []  # a retransmitted final is still absorbed
+    sim.run()
+    assert sim.log[-1] == (5.0, Terminated())
+
+
+def test_client_timed_out_still_has_its_request():
+    txn = client(NonInviteClientTransaction, "OPTIONS")
+    req = txn.request
+    sim = Sim(txn)
+    sim.apply(txn.start())
+    sim.run()
+    assert sim.times(Timeout) == [32.0] and txn.request is req  # the adapter answers 408 for it
 
 
 # -- timers, errors, configuration --------------------------------------------------------
