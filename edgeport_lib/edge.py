@@ -147,6 +147,7 @@ class Edge:
         # and looking it up costs less than parsing it again (kept while its transaction lives)
         self._sent_vias: dict[str, str] = {}
         self._call_locks: dict[str, list] = {}  # Call-ID -> [lock, users]; see _on_request_in_call_order
+        self._timer_fired = self._fire_timer  # one bound method for every timer, not one each
 
     # -- entry point --------------------------------------------------------------------------
     def handle(self, data: bytes, flow: Flow) -> None:
@@ -570,9 +571,9 @@ class Edge:
         timer = self._loop.timer(delay)
         txn.context.timers[name] = timer
         if name in _ENDING_TIMERS:
-            timer.start(self._fire_timer, txn, name)
+            timer.start(self._timer_fired, txn, name)
         else:
-            timer.start(gevent.spawn, self._fire_timer, txn, name)
+            timer.start(gevent.spawn, self._timer_fired, txn, name)
 
     def _fire_timer(self, txn, name: str) -> None:
         timer = txn.context.timers.pop(name, None)

@@ -647,6 +647,7 @@ class _Table(Generic[Key, Txn]):
         self.max_size = max_size
         self.timers = timers
         self._by_key: dict[Key, Txn] = {}
+        self._on_terminated = self._discard  # one bound method for all, not one per transaction
 
     def __len__(self) -> int:
         return len(self._by_key)
@@ -666,7 +667,8 @@ class _Table(Generic[Key, Txn]):
         if len(self._by_key) >= self.max_size:
             raise TableFull(f"{len(self._by_key)} transactions")
         txn = cls(
-            key, request, reliable=reliable, timers=self.timers, context=context, on_terminated=self._discard
+            key, request, reliable=reliable, timers=self.timers, context=context,
+            on_terminated=self._on_terminated,
         )
         self._by_key[key] = txn
         return txn
