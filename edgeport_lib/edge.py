@@ -97,7 +97,7 @@ class ClientContext:
     retried: bool = False  # already answered a challenge: a second one is relayed
     caller_cseq: int | None = None  # the caller's CSeq when the next hop counts differently
     timers: dict[str, Any] = field(default_factory=dict)
-    last_flow: Flow | None = None
+    last_flow: Flow | None = None  # of the response being handled (under relay_lock), for _pass_up
     sent_via: str | None = None  # the top Via we forwarded the request with, in Edge._sent_vias
     # the request as forwarded, while `credentials` may still answer a challenge to it: its
     # transaction drops its own copy as the final response comes, before passing that up
@@ -417,6 +417,7 @@ class Edge:
             with client.context.relay_lock:
                 client.context.last_flow = flow
                 self._run(client, client.on_response(msg))
+                client.context.last_flow = None
         elif msg.status != 100:
             self._relay_response(msg, flow, None)
 
@@ -536,7 +537,8 @@ class Edge:
 
         A server transaction and the client one it forwarded to point at each other; without
         this unlinking every call left a reference cycle for the slow full collections to find
-        (a soak's RSS rose for minutes before they caught up).
+        (a soak's RSS rose for minutes before they caught up). A server transaction may outlive
+        its client one (a BYE's: timer J 32 s, K 5 s): it lets go of it then, as of a dead one.
         """
         for timer in txn.context.timers.values():
             timer.close()
@@ -544,7 +546,9 @@ class Edge:
         if isinstance(txn, ServerTransaction):
             txn.context.client = None
         else:
-            txn.context.server = None
+            server, txn.context.server = txn.context.server, None
+            if server is not None and server.context.client is txn:
+                server.context.client = None
             if txn.context.sent_via is not None:
                 self._sent_vias.pop(txn.context.sent_via, None)
 
