@@ -1,6 +1,7 @@
 """EdgePort's own CPU per SIP message, measured in one process: no gRPC, no other process.
 
     .venv/bin/python bench/bench_edge_inprocess.py [--calls 3000] [--runs 3] [--profile N] [--json]
+    .venv/bin/python bench/bench_edge_inprocess.py --retained [--calls 2000]
 
 The real EdgePortApp (edge, transactions, transports, metrics, its greenlet pool) is built from a
 config as `python edgeport.py` builds it, set up by edgeport_lib.gevent_setup. Two things differ:
@@ -17,6 +18,9 @@ both ways, transactions, routing, metrics, greenlets, timers and sending. This i
 150 us target of issue 7 is about, without the subtraction of a separately measured gRPC client.
 The best of --runs counts. --profile N prints the N functions with the most own time (cProfile,
 which slows everything down: use it for proportions, not for the figure).
+
+--retained measures memory instead: the bytes (tracemalloc) and GC-tracked objects each call
+leaves alive while its transactions wait out their timers, which absorb retransmissions.
 """
 
 from __future__ import annotations
@@ -30,11 +34,13 @@ import edgeport_lib.gevent_setup  # noqa: E402, F401, I001  (before the rest, as
 
 import argparse  # noqa: E402
 import cProfile  # noqa: E402
+import gc  # noqa: E402
 import json  # noqa: E402
 import pstats  # noqa: E402
 import socket  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+import tracemalloc  # noqa: E402
 
 import yaml  # noqa: E402
 from gevent.event import Event  # noqa: E402
@@ -178,9 +184,9 @@ class Bench:
         self.deliver(self.watch.run(build), self.uac)
 
 
-def build_app(workdir: Path, uas: Peer, watch: Stopwatch) -> EdgePortApp:
+def build_app(workdir: Path, uas: Peer, watch: Stopwatch, **spec_extra) -> EdgePortApp:
     port = free_udp_tcp_port()
-    config = edge_config(port, 1, protocols=("udp",))
+    config = edge_config(port, 1, protocols=("udp",), **spec_extra)
     path = workdir / "edgeport.yaml"
     path.write_text(yaml.safe_dump(config))
     app = EdgePortApp(load_config(path))
@@ -221,13 +227,51 @@ def run_once(calls: int, profile: cProfile.Profile | None = None) -> dict:
     }
 
 
+def retained_per_call(calls: int) -> dict:
+    """Bytes and GC-tracked objects per call still alive after `calls` calls, before any timer ends.
+
+    Both counted after a full collection. T4 (timer K, 5 s by default) is raised above the run's
+    length so that every call counts the same; the timers the other transactions wait out
+    (64*T1 = 32 s) outlast a run of a few thousand calls: `transactions_alive` shows it (4 a call).
+    """
+    watch, uac, uas = Stopwatch(), Peer(), Peer()
+    app = build_app(Path(tempfile.mkdtemp(prefix="bench-edge-")), uas, watch, timers={"t4": 60})
+    bench = Bench(app, uac, uas, watch)
+    for n in range(50):  # warm-up: caches
+        bench.call(n)
+    tracemalloc.start()
+    gc.collect()
+    objects, traced = len(gc.get_objects()), tracemalloc.get_traced_memory()[0]
+    for n in range(50, 50 + calls):
+        bench.call(n)
+    gc.collect()
+    objects, traced = len(gc.get_objects()) - objects, tracemalloc.get_traced_memory()[0] - traced
+    tracemalloc.stop()
+    app.edge.draining = True
+    return {
+        "calls": calls,
+        "bytes_per_call": round(traced / calls),
+        "gc_objects_per_call": round(objects / calls, 1),
+        "transactions_alive": len(app.edge.servers) + len(app.edge.clients),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=3000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--profile", type=int, default=0, metavar="N")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--retained", action="store_true", help="memory left per call, not CPU")
     args = parser.parse_args()
+    if args.retained:
+        result = retained_per_call(args.calls)
+        print(f"retained per call while its transactions wait: {result['bytes_per_call']} bytes, "
+              f"{result['gc_objects_per_call']} GC-tracked objects "
+              f"({result['transactions_alive']} transactions alive after {result['calls'] + 50} calls)")
+        if args.json:
+            print(json.dumps({"bench": "edge_inprocess_retained", **result}))
+        return
     if args.profile:
         profile = cProfile.Profile()
         result = run_once(args.calls, profile)
