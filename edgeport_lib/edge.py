@@ -426,11 +426,15 @@ class Edge:
         answer = self._ask_processor(self._message_request(converted, *flow.remote, flow))
         if answer is None:
             log.info("dropped %s response for %s: processor unavailable", msg.status, msg.call_id)
+            if server is not None and (msg.status or 0) >= 200:
+                self._respond(server, 503)  # else the caller's transaction would wait forever
             return
         try:
             out = from_protobuf(answer.message, converted)
         except InvalidProcessorMessage as error:
             log.error("processor answer for response %s of %s unusable: %s", msg.status, msg.call_id, error)
+            if server is not None and (msg.status or 0) >= 200:
+                self._respond(server, 500)
             return
         if out.status == 183 and self.config.strip_session_progress_sdp:
             self._strip_session_progress(out)

@@ -164,6 +164,19 @@ def test_processor_down_gives_503_then_recovers(stack, peers):
     )
 
 
+def test_processor_down_when_the_final_comes_gives_the_caller_503(stack, peers):
+    """The final response cannot go through the processor: the caller gets 503, not silence
+    (its INVITE transaction would otherwise wait forever, and stay in the table)."""
+    client, downstream = peers(), stack["downstream"]
+    invite = request("INVITE", "sip:service@127.0.0.1", client.address, call_id="lost-final")
+    client.send(invite, _edge(stack))
+    forwarded, source = downstream.receive()
+    stack["processor"].kill()
+    downstream.send(response_to(forwarded, 486, "Busy Here"), source)
+    final = client.receive_until(lambda m: m.status is not None and m.status >= 200)
+    assert (final.call_id, final.status) == ("lost-final", 503)
+
+
 def test_tcp_client_gets_invite_on_its_registered_connection(stack, peers):
     alice = peers("tcp", _edge(stack))
     alice.send(
