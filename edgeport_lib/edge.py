@@ -76,6 +76,11 @@ KNOWN_METHODS = frozenset(processor_pb2.Method.keys()) - {"UNKNOWN"}
 _ENDING_TIMERS = frozenset({Timer.D, Timer.I, Timer.J, Timer.K, Timer.L, Timer.M})
 
 
+def _out_of_dialog(request: SipMessage) -> bool:
+    """No To-tag: a request that starts a dialog or stands alone (RFC 3261 12)."""
+    return ";tag=" not in (request.get("To") or "")
+
+
 def _retry_after() -> Header:
     return Header("Retry-After", "5")
 
@@ -230,7 +235,7 @@ class Edge:
         try:
             msg = parse_message(data, self.limits) if data.strip(b"\r\n") else None
             if (msg is not None and msg.is_request and msg.method not in ("ACK", "CANCEL")
-                    and ";tag=" not in (msg.get("To") or "") and not self._in_progress(msg)):
+                    and _out_of_dialog(msg) and not self._in_progress(msg)):
                 return msg
         except (SipParseError, ValueError, IndexError):
             pass
@@ -272,7 +277,7 @@ class Edge:
         if method == "CANCEL":
             self._on_cancel(msg, flow, branch, via.sent_by)
             return
-        if self.draining and ";tag=" not in (msg.get("To") or ""):
+        if self.draining and _out_of_dialog(msg):
             self._reply_stateless(msg, flow, 503, headers=[_retry_after()])
             return
         try:
@@ -426,15 +431,13 @@ class Edge:
         answer = self._ask_processor(self._message_request(converted, *flow.remote, flow))
         if answer is None:
             log.info("dropped %s response for %s: processor unavailable", msg.status, msg.call_id)
-            if server is not None and (msg.status or 0) >= 200:
-                self._respond(server, 503)  # else the caller's transaction would wait forever
+            self._answer_unrelayed_final(msg, server, 503)
             return
         try:
             out = from_protobuf(answer.message, converted)
         except InvalidProcessorMessage as error:
             log.error("processor answer for response %s of %s unusable: %s", msg.status, msg.call_id, error)
-            if server is not None and (msg.status or 0) >= 200:
-                self._respond(server, 500)
+            self._answer_unrelayed_final(msg, server, 500)
             return
         if out.status == 183 and self.config.strip_session_progress_sdp:
             self._strip_session_progress(out)
@@ -445,6 +448,13 @@ class Edge:
         cancelled = server is not None and server.context.cancelled
         if not cancelled:  # a cancelled call's call.ended went out with the CANCEL
             self._maybe_call_ended(out, server)
+
+    def _answer_unrelayed_final(self, response: SipMessage, server: ServerTransaction | None,
+                                status: int) -> None:
+        """A final response that cannot be relayed: answer the caller `status` instead, or its
+        transaction, in Proceeding without a timer, would wait forever."""
+        if server is not None and (response.status or 0) >= 200:
+            self._respond(server, status)
 
     def _strip_session_progress(self, response: SipMessage) -> None:
         """STRIP_SESSION_PROGRESS_SDP: drop a 183's SDP, unless it is reliable (RFC 3262)."""

@@ -85,48 +85,45 @@ def test_idle_greenlets_kept_are_bounded() -> None:
     assert pool.idle_count == KEEP_IDLE and pool.free_count() == KEEP_IDLE + 20
 
 
-def test_an_idle_greenlet_woken_without_a_message_keeps_waiting(caplog: pytest.LogCaptureFixture) -> None:
+def _pool_with_one_idle_greenlet() -> tuple[MessagePool, object]:
     pool = MessagePool(1)
     pool.spawn(lambda: None)
     gevent.sleep(0)
     (idle,) = pool._idle
+    return pool, idle
+
+
+def _runs_next_message(pool: MessagePool) -> bool:
+    ran: list[str] = []
+    pool.spawn(ran.append, "next")
+    gevent.sleep(0)
+    return ran == ["next"]
+
+
+def test_an_idle_greenlet_woken_without_a_message_keeps_waiting(caplog: pytest.LogCaptureFixture) -> None:
+    pool, idle = _pool_with_one_idle_greenlet()
     with caplog.at_level(logging.WARNING, logger="edgeport_lib.transports.pool"):
         gevent.get_hub().loop.run_callback(idle.switch, "stray")  # e.g. a late wake-up
         gevent.sleep(0)
     assert "woken without a message" in caplog.text
-    ran: list[int] = []
-    pool.spawn(ran.append, 7)
-    gevent.sleep(0)
-    assert ran == [7] and pool.idle_count == 1
+    assert _runs_next_message(pool) and pool.idle_count == 1
 
 
 def test_an_exception_thrown_into_an_idle_greenlet_is_not_obeyed(caplog: pytest.LogCaptureFixture) -> None:
-    pool = MessagePool(1)
-    pool.spawn(lambda: None)
-    gevent.sleep(0)
-    (idle,) = pool._idle
+    pool, idle = _pool_with_one_idle_greenlet()
     with caplog.at_level(logging.WARNING, logger="edgeport_lib.transports.pool"):
         gevent.get_hub().loop.run_callback(idle.throw, gevent.Timeout(1))  # a timer left running
         gevent.sleep(0)
     assert "interrupted" in caplog.text and not idle.dead
-    ran: list[int] = []
-    pool.spawn(ran.append, 8)
-    gevent.sleep(0)
-    assert ran == [8]
+    assert _runs_next_message(pool)
 
 
 def test_a_killed_idle_greenlet_is_not_given_messages() -> None:
-    pool = MessagePool(1)
-    pool.spawn(lambda: None)
-    gevent.sleep(0)
-    (idle,) = pool._idle
+    pool, idle = _pool_with_one_idle_greenlet()
     gevent.kill(idle)
     gevent.sleep(0)
     assert idle.dead and pool.idle_count == 0
-    ran: list[int] = []
-    pool.spawn(ran.append, 9)
-    gevent.sleep(0)
-    assert ran == [9]
+    assert _runs_next_message(pool)
 
 
 def test_spawn_message_lets_overflow_answer_only_when_full() -> None:
