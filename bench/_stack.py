@@ -264,10 +264,11 @@ class EdgeProcess:
 
 
 def start_edgeport(workdir: Path, processor_port: int, env: dict | None = None,
-                   prefix: list[str] | None = None) -> EdgeProcess:
+                   prefix: list[str] | None = None, limits: dict | None = None) -> EdgeProcess:
     """EdgePort on UDP and TCP (same port) with its /metrics on a free port (ENABLE_HEALTHCHECKS).
 
-    ``prefix``: a command put before ``python edgeport.py`` (e.g. a profiler).
+    ``prefix``: a command put before ``python edgeport.py`` (e.g. a profiler); ``limits``:
+    ``spec.limits`` (the defaults when None).
     """
     port, ops_port = free_udp_tcp_port(), free_port("tcp")
     config = {
@@ -281,6 +282,8 @@ def start_edgeport(workdir: Path, processor_port: int, env: dict | None = None,
             "shutdownGracePeriod": 0,  # a restart between ramp steps need not wait for calls
         },
     }
+    if limits:
+        config["spec"]["limits"] = limits
     path = workdir / "edgeport.yaml"
     path.write_text(yaml.safe_dump(config))
     child_env = {"ENABLE_HEALTHCHECKS": "true", **(env or {})}

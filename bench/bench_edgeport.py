@@ -112,6 +112,7 @@ class Stack:
         self.workdir = workdir
         self.call_ms = call_ms
         self.edge_prefix = edge_prefix
+        self.limits: dict | None = None  # spec.limits of the next fresh EdgePort
         self.uas: dict[str, tuple[subprocess.Popen, int]] = {}
         self.uas_restarts: list[dict] = []
         self.processor = None
@@ -135,7 +136,8 @@ class Stack:
             stop_gracefully(self.edge.process)
             time.sleep(0.3)
         self.check_uas()
-        self.edge = start_edgeport(self.workdir, self.processor_port, prefix=self.edge_prefix)
+        self.edge = start_edgeport(self.workdir, self.processor_port, prefix=self.edge_prefix,
+                                   limits=self.limits)
         return self.edge
 
     def check_uas(self) -> None:

@@ -107,6 +107,7 @@ class Limits:
     read_timeout: float = 30.0
     idle_timeout: float = 600.0
     max_queued_events: int = 10000
+    max_processor_delay: float = 0.0  # seconds; 0: off (see edgeport_lib/admission.py)
 
 
 @dataclass(frozen=True)
@@ -305,6 +306,7 @@ def _processor_addr(value: str) -> None:
 # --------------------------------------------------------------------------- schemas
 
 _POSITIVE = validate.Range(min=0, min_inclusive=False, error="must be greater than 0")
+_ZERO_OR_MORE = validate.Range(min=0, error="must be 0 (off) or greater")
 _AT_LEAST_ONE = validate.Range(min=1, error="must be at least 1")
 _NON_EMPTY_LIST = validate.Length(min=1, error="must contain at least one entry")
 _SECRET_ERRORS = {"invalid": "must be a string (quote it in YAML)"}
@@ -366,6 +368,7 @@ class _LimitsSchema(_Strict):
     read_timeout = _seconds("readTimeout")
     idle_timeout = _seconds("idleTimeout")
     max_queued_events = _count("maxQueuedEvents")
+    max_processor_delay = fields.Float(data_key="maxProcessorDelay", validate=_ZERO_OR_MORE)
 
 
 class _TimersSchema(_Strict):

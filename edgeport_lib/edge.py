@@ -21,6 +21,7 @@ from gevent import getcurrent
 from gevent.lock import Semaphore
 
 from . import routing
+from .admission import ProcessorDelayGate
 from .auth_on_behalf import CseqShifts, authenticated_retry, can_answer, parse_gateway_auth, with_cseq
 from .config import Config
 from .convert import (
@@ -148,6 +149,8 @@ class Edge:
         self._bad_input_logged = 0
         self._table_full_count = 0
         self._overload_count = 0
+        self.delay_gate = ProcessorDelayGate(config.limits.max_processor_delay)
+        self._slow_refusals = 0
         # top Via text of each forwarded request -> its branch: the responses carry that text back,
         # and looking it up costs less than parsing it again (kept while its transaction lives)
         self._sent_vias: dict[str, str] = {}
@@ -277,7 +280,7 @@ class Edge:
         if method == "CANCEL":
             self._on_cancel(msg, flow, branch, via.sent_by)
             return
-        if self.draining and _out_of_dialog(msg):
+        if _out_of_dialog(msg) and (self.draining or self._processor_too_slow(flow)):
             self._reply_stateless(msg, flow, 503, headers=[_retry_after()])
             return
         try:
@@ -290,6 +293,20 @@ class Edge:
         if txn.should_send_trying:
             self._run(txn, txn.send_response(make_response(msg, 100)))
         self._process_request(txn, msg, via, flow)
+
+    def _processor_too_slow(self, flow: Flow) -> bool:
+        """Whether the processor's recent answers were all slower than maxProcessorDelay; the
+        first refusal of a burst and then one per 1,000 are logged."""
+        gate = self.delay_gate
+        if not gate.refusing(time.perf_counter()):
+            return False
+        self._slow_refusals += 1
+        if self._slow_refusals % 1000 == 1:
+            log.warning("processor answers slower than spec.limits.maxProcessorDelay (%g s; the last took "
+                        "%.3f s): new requests get 503; %d refused so far",
+                        gate.max_delay, gate.last_delay, self._slow_refusals)
+        self.metrics.overload(flow.transport, "rejected_slow")
+        return True
 
     def _table_full(self, which: str) -> None:
         """Log the first refusal of a burst and then one per 1,000 (never one per request)."""
@@ -351,7 +368,9 @@ class Edge:
             error = unavailable
             return None
         finally:
-            elapsed = time.perf_counter() - started
+            ended = time.perf_counter()
+            elapsed = ended - started
+            self.delay_gate.record(elapsed, ended)
             me = getcurrent()
             if me in self._processor_time:  # else a timer's greenlet: no message handling to time
                 self._processor_time[me] += elapsed

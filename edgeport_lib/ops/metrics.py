@@ -15,7 +15,8 @@ Metric names (all prefixed ``edgeport_``)::
         kind: request|response; method: request method, or the CSeq method of a response;
         status_class: 1xx..6xx for responses, "" (no label) for requests
     edgeport_sip_parse_errors_total{transport}
-    edgeport_sip_overload_total{transport,action}    maxInFlight reached: rejected (503) | dropped | waited
+    edgeport_sip_overload_total{transport,action}    maxInFlight reached: rejected (503) | dropped | waited;
+                                                      maxProcessorDelay passed: rejected_slow (503)
     edgeport_sip_retransmissions_total{direction}     sent (our timers) | received (duplicates)
     edgeport_processor_call_seconds (histogram)       every call, failed ones included
     edgeport_processor_errors_total{reason}           gRPC status name in lower case, or other
@@ -159,7 +160,8 @@ class Metrics:
 
     def overload(self, transport: str, action: str) -> None:
         """Every worker greenlet was busy: a request "rejected" with 503, a datagram "dropped", or
-        a stream's message that "waited" for a free greenlet."""
+        a stream's message that "waited" for a free greenlet. Or the processor answered slowly: a
+        new request "rejected_slow" with 503."""
         key = (TRANSPORTS.get(transport, "other"), action)
         self._overload[key] = self._overload.get(key, 0) + 1
 

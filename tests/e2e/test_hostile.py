@@ -13,6 +13,7 @@ assertion is on a duration: orderings and completions only.
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import re
@@ -26,6 +27,7 @@ from pathlib import Path
 
 import pytest
 
+from edgeport_lib.admission import SLOW_ANSWERS
 from tests.helpers import free_port
 
 from .ops_client import samples, total, wait_for_health, wait_for_metric, wait_for_metric_at_most
@@ -421,6 +423,48 @@ def test_a_slow_processor_call_does_not_hold_up_the_others(tmp_path, procs):
     slow = answers[9:]
     assert {call_id for call_id, _ in slow} <= set(sent)
     assert [status for _, status in slow] == [503, 503]  # processor timeout (8 s) before its 30 s sleep
+
+
+
+def test_a_slow_processor_gets_new_requests_refused_until_it_is_quick_again(tmp_path, procs):
+    """maxProcessorDelay: after a run of answers slower than the limit, a new request gets 503 +
+    Retry-After at once (counted, logged once) while a request of a dialog still goes through;
+    once no answer came for a while, a new request is let through again to measure anew."""
+    env, ops, ops_port = with_ops()
+    edge = start(tmp_path, procs, processor_args=["--delay", "0.3"], processor_timeout=10,
+                 limits={"maxProcessorDelay": 0.1}, env=env, ops=ops)
+    peer = UdpPeer(timeout=30)
+    to = ("127.0.0.1", edge.port)
+    edge_uri = f"sip:127.0.0.1:{edge.port}"  # addressed to the EdgePort: the processor answers
+    try:
+        for i in range(SLOW_ANSWERS):
+            peer.send(request("OPTIONS", "sip:127.0.0.1", peer.address, call_id=f"slow-{i}"), to)
+        assert [peer.receive()[0].status for _ in range(SLOW_ANSWERS)] == [200] * SLOW_ANSWERS
+        peer.send(request("OPTIONS", "sip:127.0.0.1", peer.address, call_id="refused"), to)
+        peer.send(request("OPTIONS", edge_uri, peer.address, call_id="in-dialog", to_tag="b1"), to)
+        answers = {m.call_id: m for m in (peer.receive()[0] for _ in range(2))}
+        let_through = _first_new_request_let_through(peer, to, deadline=time.monotonic() + 10)
+    finally:
+        peer.close()
+    assert (answers["refused"].status, bool(answers["refused"].get("Retry-After"))) == (503, True)
+    assert answers["in-dialog"].status == 200
+    assert let_through is not None, "new requests were still refused 10 s after the last answer"
+    counted = samples(ops_port)
+    assert total(counted, "edgeport_sip_overload_total", transport="udp", action="rejected_slow") >= 1
+    assert sum("maxProcessorDelay" in line for line in edge.process.output) == 1
+
+
+def _first_new_request_let_through(peer, to, deadline: float):
+    """Send new requests, one at a time and 0.1 s apart, until one is answered 200 (None if none
+    is before the deadline). The gate has no event to wait for: it opens on the clock."""
+    for i in itertools.count():
+        peer.send(request("OPTIONS", "sip:127.0.0.1", peer.address, call_id=f"probe-{i}"), to)
+        answer, _ = peer.receive()
+        if answer.status == 200:
+            return answer
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.1)
 
 
 # ------------------------------------------------------------------------------- access control

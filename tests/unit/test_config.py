@@ -528,3 +528,14 @@ def test_the_event_buffer_comes_from_the_limits(tmp_path):
     assert errors_of(write_yaml(tmp_path, data)) == [
         f"{tmp_path / 'edgeport.yaml'}: spec.limits.maxQueuedEvents: must be at least 1"
     ]
+
+
+def test_max_processor_delay_is_off_unless_set(tmp_path):
+    assert load(tmp_path, base(), {}).limits.max_processor_delay == 0
+    data = base()
+    data["spec"]["limits"] = {"maxProcessorDelay": 0.25}
+    assert load(tmp_path, data, {}).limits.max_processor_delay == 0.25
+    data["spec"]["limits"] = {"maxProcessorDelay": -1}
+    assert errors_of(write_yaml(tmp_path, data)) == [
+        f"{tmp_path / 'edgeport.yaml'}: spec.limits.maxProcessorDelay: must be 0 (off) or greater"
+    ]
