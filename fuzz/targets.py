@@ -14,7 +14,8 @@ Oracles (each failure is a `Finding`, named by where it happened):
     after the processor (Via stamping, branch, server transaction, ``to_protobuf``, the processor's
     answer turned back into SIP, local responses, next hop) raising only the exceptions the edge
     handles as bad input. Anything else ends in the edge's catch-all: a ``500`` and a logged
-    traceback per message.
+    traceback per message. A response returned minus its top Via (Routr's removeTopVia) comes
+    back from ``from_protobuf``'s fast path exactly as from its general path.
 ``roundtrip``
     ``parse(serialize(parse(x)))`` equals ``parse(x)`` (Content-Length aside, which the
     serializer always writes from the body).
@@ -47,7 +48,7 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from edgeport_lib import routing  # noqa: E402
-from edgeport_lib.convert import from_protobuf, local_response, to_protobuf  # noqa: E402
+from edgeport_lib.convert import from_proto, from_protobuf, local_response, to_protobuf  # noqa: E402
 from edgeport_lib.convert.from_proto import InvalidProcessorMessage  # noqa: E402
 from edgeport_lib.protocol import sipmessage_pb2 as pb  # noqa: E402
 from edgeport_lib.sip.errors import SipParseError  # noqa: E402
@@ -303,6 +304,22 @@ def _response_path(msg: SipMessage, data: bytes) -> None:
         _guard("response path", data, (), lambda: serialize(out))
     except _BAD_ANSWER:
         pass
+    _relayed_as_general_path(converted, data)
+
+
+def _relayed_as_general_path(converted, data: bytes) -> None:
+    """The processor removed the top Via: fast path and general path write the same bytes."""
+    relayed = pb.SIPMessage()
+    relayed.CopyFrom(converted.pb)
+    if relayed.via:
+        del relayed.via[0]
+    try:
+        out = _guard("response path", data, _BAD_ANSWER, lambda: from_protobuf(relayed, converted))
+    except _BAD_ANSWER:
+        return
+    general = _guard("response path", data, (), lambda: from_proto._field_by_field(relayed, converted))
+    if serialize(out) != serialize(general):
+        raise Finding("response path", "relay fast path and general path differ", data)
 
 
 def stream_frames(data: bytes, cuts: Iterable[int], limits: Limits = DEFAULT) -> tuple[list, bool]:

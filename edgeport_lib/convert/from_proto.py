@@ -2,7 +2,8 @@
 
 A header the processor returned unchanged is written with its original text; a changed or new
 one is written from the protobuf. Content-Length is left to the serializer, and
-X-Gateway-Auth never reaches the wire.
+X-Gateway-Auth never reaches the wire. A response returned as sent but for its top Via (what
+Routr's processors do to every response they relay) takes a shortcut that writes the same.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ _RESPONSE_ORDER = ("via", "record_route", "from", "to", "call_id", "contact", "e
 
 
 _REPEATED = frozenset(REPEATED_FIELDS.values())
+# (field, header name, repeated) of the response headers after the Vias, in _RESPONSE_ORDER
+_FIELDS_AFTER_VIA = tuple((fname, _FIELD_HEADER[fname], fname in _REPEATED) for fname in _RESPONSE_ORDER[1:])
 
 
 class InvalidProcessorMessage(ValueError):
@@ -34,6 +37,13 @@ class InvalidProcessorMessage(ValueError):
 
 def from_protobuf(returned: pb.SIPMessage, original: Converted) -> SipMessage:
     """Rebuild the message to forward or relay from the processor's SIPMessage."""
+    if not original.message.is_request and _is_original_minus_top_via(returned, original):
+        return _relayed_response(returned, original)
+    return _field_by_field(returned, original)
+
+
+def _field_by_field(returned: pb.SIPMessage, original: Converted) -> SipMessage:
+    """from_protobuf's general path: each field compared with the original's."""
     kind = returned.WhichOneof("message_type")
     source = original.message
     if kind == "request_uri":
@@ -50,6 +60,46 @@ def from_protobuf(returned: pb.SIPMessage, original: Converted) -> SipMessage:
     msg.headers = _headers(returned, original, order)
     msg.body = _body(returned, original)
     return msg
+
+
+# -- relayed responses ------------------------------------------------------------------------
+# Half of all messages are responses relayed back, and Routr's processors return them as sent
+# but for their top Via, the EdgePort's own: that case needs no comparison field by field.
+def _is_original_minus_top_via(returned: pb.SIPMessage, original: Converted) -> bool:
+    vias = original.pb.via
+    if len(returned.via) != len(vias) - 1:
+        return False
+    expected = pb.SIPMessage()
+    expected.CopyFrom(original.pb)  # a copy: original.pb is compared with again later
+    del expected.via[0]
+    # a Via below equal to the top one (a loop) could take the top one's text in _repeated_texts
+    return expected == returned and vias[0] not in returned.via
+
+
+def _relayed_response(returned: pb.SIPMessage, original: Converted) -> SipMessage:
+    """What _field_by_field gives for the original response minus its top Via."""
+    status = _status(returned, original)
+    # equal protobuf bodies: _body would give the original one
+    return SipMessage(status=status, reason=_reason(returned, original, status),
+                      headers=_relayed_headers(original), body=original.message.body)
+
+
+def _relayed_headers(original: Converted) -> list[Header]:
+    """What _headers gives when every returned field equals the original one but the Vias.
+    Plain loops: a comprehension per field would cost a call each (Python 3.11)."""
+    originals, message = original.originals, original.pb
+    headers = [Header("Via", text) for text in originals.get("via", [])[1:]]
+    for fname, name, repeated in _FIELDS_AFTER_VIA:
+        texts = originals.get(fname, [])
+        if not repeated:
+            if not message.HasField(fname):  # equal messages: returned.HasField says the same
+                continue
+            texts = texts or [_FORMATTERS[fname](getattr(message, fname))]
+        for text in texts:
+            headers.append(Header(name, text))
+    for name, line in original.extension_headers:
+        headers.append(Header(name, line))
+    return headers
 
 
 def local_response(request: Converted, returned: pb.SIPMessage) -> SipMessage:
