@@ -45,6 +45,7 @@ def overload_window(stack: Stack, transport: str, rate: float, seconds: float, d
         "processor_p50_ms": _ms(figures["processor_p50_us"]),
         "processor_p99_ms": _ms(figures["processor_p99_us"]),
         "cpu_ms_per_call": figures["cpu_ms_per_call"],
+        "added_p50_us": figures["added_p50_us"], "added_p99_us": figures["added_p99_us"],
         "load": run.load,
     }
 
@@ -82,6 +83,7 @@ def main() -> None:
                        ("rate", "calls/s"), ("calls", "calls"), ("successful", "ok"), ("failed", "failed"),
                        ("refused_pool_full", "503 pool"), ("refused_slow", "503 slow"),
                        ("processor_p50_ms", "proc p50 ms"), ("processor_p99_ms", "proc p99 ms"),
+                       ("added_p50_us", "added p50 us"), ("added_p99_us", "added p99 us"),
                        ("cpu_ms_per_call", "CPU ms/call"), ("load", "load")]))
 
 
