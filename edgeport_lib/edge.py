@@ -57,6 +57,7 @@ from .transactions import (
     ServerTransaction,
     ServerTransactionTable,
     StartTimer,
+    State,
     TableFull,
     Terminated,
     Timeout,
@@ -80,6 +81,15 @@ _ENDING_TIMERS = frozenset({Timer.D, Timer.I, Timer.J, Timer.K, Timer.L, Timer.M
 def _out_of_dialog(request: SipMessage) -> bool:
     """No To-tag: a request that starts a dialog or stands alone (RFC 3261 12)."""
     return ";tag=" not in (request.get("To") or "")
+
+
+def _cancellable(invite: ServerTransaction) -> bool:
+    """Whether a CANCEL still ends this INVITE: it has no final response, neither sent to the
+    caller nor received from the next hop (RFC 3261 9.2 and 16.10)."""
+    if invite.state is not State.PROCEEDING:
+        return False
+    client = invite.context.client
+    return client is None or client.terminated or client.request is not None
 
 
 def _retry_after() -> Header:
@@ -413,15 +423,15 @@ class Edge:
             self._reply_stateless(msg, flow, 481)
             return
         self._reply_stateless(msg, flow, 200)
+        if not _cancellable(invite):
+            return  # the call goes on, or its final response ends it and publishes call.ended
         context: ServerContext = invite.context
-        context.cancelled = True
         client = context.client
+        context.cancelled = True
         self._call_ended(msg, payloads.CANCEL_STATUS)
         if client is None or client.terminated:
             self._respond(invite, 487)
             return
-        if client.request is None:
-            return  # it has its final response: not pending, nothing to cancel (RFC 3261 16.10)
         cancel = _build_cancel(client.request)
         try:
             cancel_txn = self.clients.create(cancel, client.key.branch, reliable=client.reliable,

@@ -82,6 +82,67 @@ def test_cancel_after_the_answer_gets_200_and_is_not_forwarded(setup):
     assert callee.receive()[0].method == "ACK"
 
 
+@pytest.fixture
+def with_events(tmp_path):
+    """Like `setup`, with call events on the console: (client, callee, edge address, edge process)."""
+    client, callee = UdpPeer(), UdpPeer()
+    route = {"host": "127.0.0.1", "port": callee.address[1], "transport": "udp"}
+    processor, processor_port = start_processor(tmp_path, routes={"callee": route})
+    edge = start_edgeport(tmp_path, processor_port, env={"CONSOLE_PUBLISHER_ENABLED": "true"})
+    yield client, callee, ("127.0.0.1", edge.port), edge.process
+    edge.process.kill()
+    processor.kill()
+    client.close()
+    callee.close()
+
+
+def call_ended_lines(client, edge, process, call_id: str) -> list[str]:
+    """The call.ended events of `call_id` so far. A REGISTER of the same call goes first: it is
+    handled after the requests before it, and its endpoint.registered line comes after theirs."""
+    register = request("REGISTER", "sip:127.0.0.1", client.address, call_id=call_id, cseq=90,
+                       to="<sip:alice@127.0.0.1>")
+    client.send(register, edge)
+    assert client.receive_until(lambda m: m.cseq[1] == "REGISTER").status == 200
+    process.wait_for_line("endpoint.registered", timeout=10)
+    return [line for line in process.output if "call.ended" in line and call_id in line]
+
+
+def test_cancel_after_the_answer_does_not_end_the_call(with_events):
+    """The call goes on after a CANCEL that came too late: only its BYE publishes call.ended."""
+    client, callee, edge, process = with_events
+    invite = request("INVITE", "sip:callee@127.0.0.1", client.address, call_id="late-cancel-1",
+                     branch="z9hG4bKlate1")
+    client.send(invite, edge)
+    forwarded, source = callee.receive()
+    callee.send(response_to(forwarded, 200, "OK"), source)
+    client.receive_until(lambda m: m.cseq[1] == "INVITE" and final(m))
+    client.send(invite.replace(b"INVITE sip:", b"CANCEL sip:").replace(b"1 INVITE", b"1 CANCEL"), edge)
+    assert client.receive_until(lambda m: m.cseq[1] == "CANCEL").status == 200
+    host, port = callee.address
+    bye = request("BYE", f"sip:callee@{host}:{port}", client.address, call_id="late-cancel-1",
+                  branch="z9hG4bKlate1bye", to_tag="uas1", cseq=2)
+    client.send(bye, edge)
+    forwarded_bye, source = callee.receive()
+    assert forwarded_bye.method == "BYE"
+    callee.send(response_to(forwarded_bye, 200, "OK"), source)
+    assert client.receive_until(lambda m: m.cseq[1] == "BYE").status == 200
+    assert len(call_ended_lines(client, edge, process, "late-cancel-1")) == 1
+
+
+def test_cancel_after_a_rejection_publishes_no_second_call_ended(with_events):
+    client, callee, edge, process = with_events
+    invite = request("INVITE", "sip:callee@127.0.0.1", client.address, call_id="late-cancel-2",
+                     branch="z9hG4bKlate2")
+    client.send(invite, edge)
+    forwarded, source = callee.receive()
+    callee.send(response_to(forwarded, 486, "Busy Here"), source)
+    assert client.receive_until(lambda m: m.cseq[1] == "INVITE" and final(m)).status == 486
+    client.send(invite.replace(b"INVITE sip:", b"CANCEL sip:").replace(b"1 INVITE", b"1 CANCEL"), edge)
+    assert client.receive_until(lambda m: m.cseq[1] == "CANCEL").status == 200
+    lines = call_ended_lines(client, edge, process, "late-cancel-2")
+    assert len(lines) == 1 and '"hangupCause":"USER_BUSY"' in lines[0], lines
+
+
 def test_cancel_without_invite_gets_481(setup):
     client, _, edge = setup
     client.send(request("CANCEL", "sip:callee@127.0.0.1", client.address), edge)
