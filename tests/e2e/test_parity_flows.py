@@ -107,17 +107,22 @@ def call_ended_lines(client, edge, process, call_id: str) -> list[str]:
     return [line for line in process.output if "call.ended" in line and call_id in line]
 
 
+def cancel_after_final(client, callee, edge, call_id: str, status: int, reason: str) -> None:
+    """An INVITE that the callee answers `status`, then a CANCEL from the caller (answered 200)."""
+    invite = request("INVITE", "sip:callee@127.0.0.1", client.address, call_id=call_id,
+                     branch=f"z9hG4bK{call_id}")
+    client.send(invite, edge)
+    forwarded, source = callee.receive()
+    callee.send(response_to(forwarded, status, reason), source)
+    assert client.receive_until(lambda m: m.cseq[1] == "INVITE" and final(m)).status == status
+    client.send(invite.replace(b"INVITE sip:", b"CANCEL sip:").replace(b"1 INVITE", b"1 CANCEL"), edge)
+    assert client.receive_until(lambda m: m.cseq[1] == "CANCEL").status == 200
+
+
 def test_cancel_after_the_answer_does_not_end_the_call(with_events):
     """The call goes on after a CANCEL that came too late: only its BYE publishes call.ended."""
     client, callee, edge, process = with_events
-    invite = request("INVITE", "sip:callee@127.0.0.1", client.address, call_id="late-cancel-1",
-                     branch="z9hG4bKlate1")
-    client.send(invite, edge)
-    forwarded, source = callee.receive()
-    callee.send(response_to(forwarded, 200, "OK"), source)
-    client.receive_until(lambda m: m.cseq[1] == "INVITE" and final(m))
-    client.send(invite.replace(b"INVITE sip:", b"CANCEL sip:").replace(b"1 INVITE", b"1 CANCEL"), edge)
-    assert client.receive_until(lambda m: m.cseq[1] == "CANCEL").status == 200
+    cancel_after_final(client, callee, edge, "late-cancel-1", 200, "OK")
     host, port = callee.address
     bye = request("BYE", f"sip:callee@{host}:{port}", client.address, call_id="late-cancel-1",
                   branch="z9hG4bKlate1bye", to_tag="uas1", cseq=2)
@@ -131,14 +136,7 @@ def test_cancel_after_the_answer_does_not_end_the_call(with_events):
 
 def test_cancel_after_a_rejection_publishes_no_second_call_ended(with_events):
     client, callee, edge, process = with_events
-    invite = request("INVITE", "sip:callee@127.0.0.1", client.address, call_id="late-cancel-2",
-                     branch="z9hG4bKlate2")
-    client.send(invite, edge)
-    forwarded, source = callee.receive()
-    callee.send(response_to(forwarded, 486, "Busy Here"), source)
-    assert client.receive_until(lambda m: m.cseq[1] == "INVITE" and final(m)).status == 486
-    client.send(invite.replace(b"INVITE sip:", b"CANCEL sip:").replace(b"1 INVITE", b"1 CANCEL"), edge)
-    assert client.receive_until(lambda m: m.cseq[1] == "CANCEL").status == 200
+    cancel_after_final(client, callee, edge, "late-cancel-2", 486, "Busy Here")
     lines = call_ended_lines(client, edge, process, "late-cancel-2")
     assert len(lines) == 1 and '"hangupCause":"USER_BUSY"' in lines[0], lines
 
