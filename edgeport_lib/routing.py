@@ -29,6 +29,8 @@ def replace_top_via(msg: SipMessage, via_text: str) -> None:
     for header in msg.headers:
         if header.key == "via":
             elements = split_list(header.value)
+            if not elements:
+                continue  # `Via: ,` holds none: the top element is on a later line
             elements[0] = via_text
             header.value = ", ".join(elements)
             return
