@@ -8,17 +8,19 @@ A message needs none of that. This pool keeps the greenlets that finished a mess
 messages in progress.
 
 It keeps the part of ``Pool``'s interface the servers use: ``spawn`` waits for a free slot,
-``full`` and ``free_count`` tell whether one is free, and ``_semaphore`` is what gevent's
-``DatagramServer`` links to when it pauses reading on a full pool.
+``full`` and ``free_count`` tell whether one is free, ``_semaphore`` is what gevent's
+``DatagramServer`` links to when it pauses reading on a full pool, and ``join`` and ``kill``
+are what its ``stop()`` calls while a message is still in progress.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
-from gevent import get_hub, getcurrent, spawn_raw
+from gevent import get_hub, getcurrent, kill, spawn_raw
 from gevent.lock import Semaphore
 from greenlet import GreenletExit, greenlet
 
@@ -68,6 +70,32 @@ class MessagePool:
             return False
         self._start(func, ())
         return True
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until no message is in progress (False when ``timeout`` seconds pass first).
+
+        Takes every slot, so nothing new starts meanwhile, and gives them back before returning.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        taken = 0
+        try:
+            while taken < self.size:
+                remaining = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+                if not self._semaphore.acquire(timeout=remaining):
+                    return False
+                taken += 1
+            return True
+        finally:
+            for _ in range(taken):
+                self._semaphore.release()
+
+    def kill(self, block: bool = True, timeout: float | None = None) -> None:
+        """End the idle greenlets. A handler still running is left to finish: the servers stop
+        their pool only on EdgePort's way out. (``block`` and ``timeout`` are gevent's ``Pool``
+        signature; raw greenlets end at their next switch, so there is nothing to wait for.)"""
+        idle, self._idle = self._idle, []
+        for worker in idle:
+            kill(worker)
 
     def _start(self, func: Callable[..., Any], args: tuple) -> None:
         while self._idle:

@@ -6,9 +6,11 @@ import logging
 
 import gevent
 import pytest
+from gevent import socket
 from gevent.event import Event
 
 from edgeport_lib.transports.pool import KEEP_IDLE, MessagePool
+from edgeport_lib.transports.udp import UdpTransport
 
 
 def test_counts_running_handlers_and_frees_their_slots() -> None:
@@ -147,3 +149,49 @@ def test_spawn_message_lets_overflow_answer_only_when_full() -> None:
     waiting.join(timeout=1)
     gevent.sleep(0)
     assert ran == [b"first", b"old"]
+
+
+def test_join_waits_for_the_messages_in_progress() -> None:
+    pool = MessagePool(2)
+    gate = Event()
+    pool.spawn(gate.wait)
+    gevent.sleep(0)
+    assert pool.join(timeout=0.01) is False  # still in progress
+    gevent.spawn_later(0.01, gate.set)
+    assert pool.join(timeout=5) is True
+    assert (len(pool), pool.free_count()) == (0, 2)  # every slot given back
+
+
+def test_kill_ends_the_idle_greenlets() -> None:
+    pool, idle = _pool_with_one_idle_greenlet()
+    pool.kill()
+    gevent.sleep(0)
+    assert idle.dead and pool.idle_count == 0
+    assert _runs_next_message(pool)
+
+
+def test_a_udp_server_stops_while_a_message_is_in_progress() -> None:
+    """gevent's DatagramServer.stop() joins and kills its pool when a handler is running."""
+    pool = MessagePool(2)
+    started, gate = Event(), Event()
+    handled: list[bytes] = []
+
+    def handler(data: bytes, flow: object) -> None:
+        started.set()
+        gate.wait()
+        handled.append(data)
+
+    udp = UdpTransport("127.0.0.1", 0, handler, pool)
+    udp.start()
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sender.sendto(b"OPTIONS", ("127.0.0.1", udp.port))
+        assert started.wait(timeout=5)
+        stopping = gevent.spawn(udp.stop)
+        gevent.sleep(0)
+        gate.set()
+        stopping.join(timeout=5)
+    finally:
+        sender.close()
+    assert stopping.successful(), stopping.exception
+    assert handled == [b"OPTIONS"]
