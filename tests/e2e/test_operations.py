@@ -169,3 +169,23 @@ def test_sigterm_lets_calls_in_progress_end_then_exits_0(stack):
     log = stack["edge"].process.log()
     assert "EdgePort stopped" in log
     assert "v=0" not in log and "m=audio" not in log, "SIP bodies must not reach info logs"
+
+
+def test_sigterm_exits_when_the_grace_period_ends_with_a_message_in_progress(tmp_path):
+    """The grace period ends while an INVITE still waits for the processor: EdgePort stops anyway
+    (its UDP server's stop() joins the message pool; it used to raise there and never exit)."""
+    processor, processor_port = start_processor(tmp_path, extra=["--delay", "30"])
+    edge = start_edgeport(tmp_path, processor_port, shutdownGracePeriod=0.5,
+                          processor={"addr": f"127.0.0.1:{processor_port}", "timeout": 60})
+    peer = UdpPeer(timeout=10)
+    try:
+        peer.send(request("INVITE", "sip:service@127.0.0.1", peer.address, call_id="in-progress"),
+                  ("127.0.0.1", edge.port))
+        assert peer.receive()[0].status == 100  # the INVITE now waits for the processor
+        edge.process.popen.send_signal(signal.SIGTERM)
+        assert edge.process.popen.wait(timeout=30) == 0
+        assert "EdgePort stopped" in edge.process.log()
+    finally:
+        peer.close()
+        edge.process.kill()
+        processor.kill()
