@@ -172,8 +172,8 @@ class EdgePortApp:
 
     def _shutdown(self) -> None:
         grace = self.config.shutdown_grace_period
-        log.info("shutting down: no new calls; waiting up to %.0f s for %d calls and %d transactions",
-                 grace, len(self.edge.active_calls), len(self.edge.servers) + len(self.edge.clients))
+        log.info("shutting down: no new calls; waiting up to %.0f s for %d calls and %d pending transactions",
+                 grace, len(self.edge.active_calls), self.edge.pending_transactions())
         self.edge.draining = True
         deadline = time.monotonic() + grace
         while not self.edge.idle and time.monotonic() < deadline:

@@ -546,8 +546,14 @@ class Edge:
 
     @property
     def idle(self) -> bool:
-        """No transaction in progress and no answered call waiting for its BYE."""
-        return not self.active_calls and len(self.servers) == 0 and len(self.clients) == 0
+        """No answered call waiting for its BYE and no transaction waiting for its final
+        response. Finished transactions only absorb retransmissions for up to 32 s: waiting for
+        them made every shutdown last the whole grace period."""
+        return not self.active_calls and self.pending_transactions() == 0
+
+    def pending_transactions(self) -> int:
+        """Transactions still waiting for their final response."""
+        return sum(txn.pending for txn in self.servers) + sum(txn.pending for txn in self.clients)
 
     def _call_ended(self, msg: SipMessage, status: int) -> None:
         self._forget_call(msg.call_id)

@@ -117,6 +117,9 @@ class State(enum.StrEnum):
     TERMINATED = "Terminated"
 
 
+_PENDING_STATES = frozenset({State.CALLING, State.TRYING, State.PROCEEDING})
+
+
 class Timer(enum.StrEnum):
     A = "A"  # INVITE client: request retransmission (unreliable)
     B = "B"  # INVITE client: transaction timeout
@@ -280,6 +283,11 @@ class Transaction(Generic[Key]):
     @property
     def terminated(self) -> bool:
         return self.state is State.TERMINATED
+
+    @property
+    def pending(self) -> bool:
+        """No final response yet; after one, a transaction only waits out its timers."""
+        return self.state in _PENDING_STATES
 
     @property
     def running_timers(self) -> frozenset[Timer]:

@@ -189,3 +189,16 @@ def test_sigterm_exits_when_the_grace_period_ends_with_a_message_in_progress(tmp
         peer.close()
         edge.process.kill()
         processor.kill()
+
+
+def test_sigterm_after_the_calls_ended_does_not_wait_out_the_grace_period(stack):
+    """Finished transactions only absorb retransmissions: a shutdown does not wait for their
+    timers (32 s), so an idle EdgePort stops before an orchestrator's kill deadline."""
+    wait_for_health(stack["ops"], GREEN)
+    result = call(stack, 2)
+    assert result.successful == 2, result.output[-2000:]
+    stack["edge"].process.popen.send_signal(signal.SIGTERM)
+    assert stack["edge"].process.popen.wait(timeout=60) == 0  # the grace period is 30 s
+    log = stack["edge"].process.log()
+    assert "EdgePort stopped" in log
+    assert "grace period over" not in log

@@ -738,3 +738,16 @@ def test_no_leak_after_10000_transactions_driven_through_their_timers():
         sim.run()
         assert sim.txn.terminated and sim.txn.running_timers == frozenset()
     assert len(servers) == 0 and len(clients) == 0
+
+
+def test_a_transaction_is_pending_until_its_final_response():
+    invite = server()
+    invite.send_response(response(180, invite.request))
+    assert invite.pending
+    invite.send_response(response(486, invite.request))
+    assert not invite.pending  # Completed: only waits out timer H
+    calling = client()
+    calling.start()
+    assert calling.pending
+    calling.on_response(response(200, calling.request))
+    assert not calling.pending  # Accepted
