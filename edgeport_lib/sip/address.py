@@ -12,6 +12,7 @@ from .uri import Uri, parse_uri
 # The common name-addr shape in one match: [display name] <uri> [;params], the display name a
 # quoted string or free of quotes and '<'; anything else is left to the careful path.
 _PLAIN_NAME_ADDR = re.compile(r'("(?:[^"\\]|\\.)*"|[^"<]*)[ \t]*<([^>]*)>(?:[ \t]*;(.*))?', re.DOTALL)
+WILDCARD = "*"  # Contact: *
 
 
 @dataclass(slots=True)
@@ -35,7 +36,7 @@ class NameAddr:
 
     def __str__(self) -> str:
         if self.wildcard:
-            return "*"
+            return WILDCARD
         display = f"{self.display_name} " if self.display_name else ""
         return f"{display}<{self.uri}>{format_params(self.params)}"
 
@@ -46,9 +47,6 @@ def parse_name_addr(text: str) -> NameAddr:
         return NameAddr(wildcard=True)
     display_name, uri, params = split_name_addr(text)
     return NameAddr(parse_uri(uri), display_name, parse_params(params))
-
-
-WILDCARD = "*"  # Contact: *
 
 
 def split_name_addr(text: str) -> tuple[str, str, str]:
