@@ -39,6 +39,23 @@ def final(msg) -> bool:
     return msg.status is not None and msg.status >= 200
 
 
+def cancel_of(invite: bytes) -> bytes:
+    """The CANCEL for `invite` (same Request-URI, Via, From, To, Call-ID and CSeq number)."""
+    return invite.replace(b"INVITE sip:", b"CANCEL sip:").replace(b"1 INVITE", b"1 CANCEL")
+
+
+def cancel_after_final(client, callee, edge, call_id: str, status: int, reason: str) -> None:
+    """An INVITE that the callee answers `status`, then a CANCEL from the caller (answered 200)."""
+    invite = request("INVITE", "sip:callee@127.0.0.1", client.address, call_id=call_id,
+                     branch=f"z9hG4bK{call_id}")
+    client.send(invite, edge)
+    forwarded, source = callee.receive()
+    callee.send(response_to(forwarded, status, reason), source)
+    assert client.receive_until(lambda m: m.cseq[1] == "INVITE" and final(m)).status == status
+    client.send(cancel_of(invite), edge)
+    assert client.receive_until(lambda m: m.cseq[1] == "CANCEL").status == 200
+
+
 def test_cancel_gets_200_and_the_invite_487(setup):
     client, callee, edge = setup
     invite = request(
@@ -48,8 +65,7 @@ def test_cancel_gets_200_and_the_invite_487(setup):
     forwarded, source = callee.receive()
     callee.send(response_to(forwarded, 180, "Ringing"), source)
     client.receive_until(lambda m: m.status == 180)
-    cancel = invite.replace(b"INVITE sip:", b"CANCEL sip:").replace(b"1 INVITE", b"1 CANCEL")
-    client.send(cancel, edge)
+    client.send(cancel_of(invite), edge)
     assert client.receive_until(lambda m: m.cseq[1] == "CANCEL").status == 200
     downstream_cancel, source = callee.receive()
     assert downstream_cancel.method == "CANCEL"
@@ -64,16 +80,7 @@ def test_cancel_gets_200_and_the_invite_487(setup):
 def test_cancel_after_the_answer_gets_200_and_is_not_forwarded(setup):
     """RFC 3261 16.10: only pending client transactions are cancelled; an answered INVITE is not."""
     client, callee, edge = setup
-    invite = request(
-        "INVITE", "sip:callee@127.0.0.1", client.address, call_id="cancel-2", branch="z9hG4bKcancel2"
-    )
-    client.send(invite, edge)
-    forwarded, source = callee.receive()
-    callee.send(response_to(forwarded, 200, "OK"), source)
-    client.receive_until(lambda m: m.cseq[1] == "INVITE" and final(m))
-    cancel = invite.replace(b"INVITE sip:", b"CANCEL sip:").replace(b"1 INVITE", b"1 CANCEL")
-    client.send(cancel, edge)
-    assert client.receive_until(lambda m: m.cseq[1] == "CANCEL").status == 200
+    cancel_after_final(client, callee, edge, "cancel-2", 200, "OK")
     host, port = callee.address  # the ACK for a 2xx goes to the callee (its Contact, here)
     ack = request("ACK", f"sip:callee@{host}:{port}", client.address, call_id="cancel-2",
                   branch="z9hG4bKcancel2ack", to_tag="uas1")
@@ -105,18 +112,6 @@ def call_ended_lines(client, edge, process, call_id: str) -> list[str]:
     assert client.receive_until(lambda m: m.cseq[1] == "REGISTER").status == 200
     process.wait_for_line("endpoint.registered", timeout=10)
     return [line for line in process.output if "call.ended" in line and call_id in line]
-
-
-def cancel_after_final(client, callee, edge, call_id: str, status: int, reason: str) -> None:
-    """An INVITE that the callee answers `status`, then a CANCEL from the caller (answered 200)."""
-    invite = request("INVITE", "sip:callee@127.0.0.1", client.address, call_id=call_id,
-                     branch=f"z9hG4bK{call_id}")
-    client.send(invite, edge)
-    forwarded, source = callee.receive()
-    callee.send(response_to(forwarded, status, reason), source)
-    assert client.receive_until(lambda m: m.cseq[1] == "INVITE" and final(m)).status == status
-    client.send(invite.replace(b"INVITE sip:", b"CANCEL sip:").replace(b"1 INVITE", b"1 CANCEL"), edge)
-    assert client.receive_until(lambda m: m.cseq[1] == "CANCEL").status == 200
 
 
 def test_cancel_after_the_answer_does_not_end_the_call(with_events):
