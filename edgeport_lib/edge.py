@@ -44,7 +44,7 @@ from .protocol import processor_pb2
 from .sip.digest import DigestError
 from .sip.errors import SipParseError
 from .sip.limits import Limits
-from .sip.message import Header, SipMessage
+from .sip.message import Header, SentResponse, SipMessage
 from .sip.parser import parse_message
 from .sip.responses import make_response
 from .sip.serializer import serialize
@@ -601,7 +601,7 @@ class Edge:
             if txn.context.sent_via is not None:
                 self._sent_vias.pop(txn.context.sent_via, None)
 
-    def _send_for(self, txn, message: SipMessage) -> None:
+    def _send_for(self, txn, message: SipMessage | SentResponse) -> None:
         if isinstance(txn, ServerTransaction):
             try:
                 context: ServerContext = txn.context
@@ -725,7 +725,7 @@ class Edge:
         self.network.send(target, serialize(message))
         self.metrics.sent(target.transport, message)
 
-    def _reply_on(self, flow: Flow, message: SipMessage, target: Target | None = None) -> None:
+    def _reply_on(self, flow: Flow, message: SipMessage | SentResponse, target: Target | None = None) -> None:
         """Send back on the flow a request came in on (its Via when that is gone). Raises SendError.
 
         `target` is the message's `routing.response_target`, when the caller has it already.

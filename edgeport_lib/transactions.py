@@ -65,7 +65,8 @@ Choices worth knowing:
   ``request`` (and ``last_response`` of an INVITE server transaction) becomes None on entering
   Completed or Accepted (Confirmed, for an INVITE server), as that state no longer sends it.
   An INVITE server transaction keeps both in Completed (timer G, and the adapter's answer when
-  timer H fires); a non-INVITE one keeps ``last_response`` for retransmissions; an INVITE client
+  timer H fires); a non-INVITE one keeps ``last_response`` for retransmissions (over UDP as
+  the bytes it sent, a ``SentResponse``: timer J keeps it 32 s); an INVITE client
   transaction keeps its ``ack``.
 - Keys are exact on branch (case-sensitive); sent-by is compared case-insensitively; methods are
   upper-cased.  An empty branch cannot key a transaction (``ValueError``); ``match`` returns None.
@@ -78,7 +79,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, NamedTuple, TypeAlias, TypeVar
 
-from .sip.message import Header, SipMessage
+from .sip.message import Header, SentResponse, SipMessage
+from .sip.serializer import sent_response
 from .sip.via import MAGIC_COOKIE
 
 T1 = 0.5  # RTT estimate
@@ -140,7 +142,7 @@ class Timer(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Send:
-    message: SipMessage
+    message: SipMessage | SentResponse
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,7 +378,7 @@ class ServerTransaction(Transaction[ServerTransactionKey]):
 
     def __init__(self, key: ServerTransactionKey, request: SipMessage, **kwargs: Any) -> None:
         super().__init__(key, request, **kwargs)
-        self.last_response: SipMessage | None = None  # what a retransmitted request gets again
+        self.last_response: SipMessage | SentResponse | None = None  # what a retransmission gets again
 
     @property
     def should_send_trying(self) -> bool:
@@ -425,6 +427,8 @@ class NonInviteServerTransaction(ServerTransaction):
     def _release(self, state: State) -> None:
         if state is State.COMPLETED:
             self.request = None  # retransmissions get last_response
+            if not self.reliable and isinstance(self.last_response, SipMessage):
+                self.last_response = sent_response(self.last_response)  # kept for timer J, 32 s
 
     def _timer_fired(self, timer: Timer, interval: float) -> list[Action]:
         return self._goto(State.TERMINATED)  # J

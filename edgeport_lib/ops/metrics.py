@@ -41,6 +41,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
+from ..sip.message import SentResponse
+
 log = logging.getLogger(__name__)
 
 SIP_METHODS = frozenset({
@@ -90,16 +92,17 @@ def message_labels(transport: str, msg: Any) -> _Key:
         return t, "request", method if method in SIP_METHODS else "other", ""
     status = msg.status or 0
     cls = STATUS_CLASSES.get(status // 100, "other")
-    method = "other"
-    for header in msg.headers:  # the CSeq method, without parsing the number
+    method = msg.cseq_method if isinstance(msg, SentResponse) else _cseq_method(msg)
+    return t, "response", method if method in SIP_METHODS else "other", cls
+
+
+def _cseq_method(msg: Any) -> str:
+    """The CSeq method of a SipMessage, without parsing the number; "other" without a CSeq."""
+    for header in msg.headers:
         if header.name == "CSeq":
             method = header.value.rpartition(" ")[2]
-            if method not in SIP_METHODS:
-                method = method.strip().upper()
-                if method not in SIP_METHODS:
-                    method = "other"
-            break
-    return t, "response", method, cls
+            return method if method in SIP_METHODS else method.strip().upper()
+    return "other"
 
 
 # (transport as given, method) -> labels, for the common case of a request: no work but lookups

@@ -8,6 +8,7 @@ are parsed on demand by the modules that need them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .headers import canonical_key, canonical_name, is_list_header, split_list
 
@@ -116,3 +117,20 @@ class SipMessage:
     def top_via(self) -> str | None:
         vias = self.values("Via")
         return vias[0] if vias else None
+
+
+class SentResponse(NamedTuple):
+    """A response kept only to be sent again: its bytes, and the little that logs and metrics
+    read. A finished non-INVITE server transaction answers retransmissions with it for up to
+    32 s; as bytes it costs a sixth of the parsed message, and the collector never visits it."""
+
+    status: int
+    call_id: str
+    cseq_method: str
+    data: bytes
+
+    method = None  # a response, as SipMessage.method says
+
+    @property
+    def is_request(self) -> bool:
+        return False

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .message import SipMessage
+from .message import SentResponse, SipMessage
 
 
 def start_line(msg: SipMessage) -> str:
@@ -11,7 +11,9 @@ def start_line(msg: SipMessage) -> str:
     return f"{msg.version} {msg.status} {msg.reason}"
 
 
-def serialize(msg: SipMessage) -> bytes:
+def serialize(msg: SipMessage | SentResponse) -> bytes:
+    if isinstance(msg, SentResponse):
+        return msg.data
     lines = [start_line(msg)]
     length_written = False
     for header in msg.headers:
@@ -26,3 +28,8 @@ def serialize(msg: SipMessage) -> bytes:
         lines.append(f"Content-Length: {len(msg.body)}")
     lines.append("\r\n")
     return "\r\n".join(lines).encode("utf-8", "surrogateescape") + msg.body
+
+
+def sent_response(response: SipMessage) -> SentResponse:
+    """The bytes of `response`, kept to be sent again (see SentResponse)."""
+    return SentResponse(response.status or 0, response.call_id, response.cseq[1], serialize(response))

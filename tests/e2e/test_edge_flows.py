@@ -124,6 +124,23 @@ def test_invite_retransmissions_are_absorbed(stack, peers):
     assert [m.method for m in extra if m.method == "INVITE"] == []
 
 
+def test_a_retransmitted_message_gets_the_same_final_response_again(stack, peers):
+    """A finished non-INVITE server transaction keeps the bytes of its final response (timer J)."""
+    client, downstream = peers(), stack["downstream"]
+    message = request("MESSAGE", "sip:service@127.0.0.1", client.address, call_id="retrans-2", body="hi")
+    client.send(message, _edge(stack))
+    forwarded, source = downstream.receive()
+    downstream.send(response_to(forwarded, 200, "OK"), source)
+    first, _ = client.sock.recvfrom(65535)
+    assert first.startswith(b"SIP/2.0 200 OK\r\n")
+    client.send(message, _edge(stack))
+    again, _ = client.sock.recvfrom(65535)
+    assert again == first
+    downstream.sock.settimeout(0.5)
+    with pytest.raises(TimeoutError):  # the retransmission was answered, not forwarded again
+        downstream.receive()
+
+
 def test_silent_next_hop_gets_408_upstream(stack, peers):
     client, downstream = peers(), stack["downstream"]
     client.send(request("INVITE", "sip:service@127.0.0.1", client.address, call_id="silent"), _edge(stack))

@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from edgeport_lib.sip.message import Header, SipMessage
+from edgeport_lib.sip.message import Header, SentResponse, SipMessage
+from edgeport_lib.sip.serializer import sent_response, serialize
 from edgeport_lib.transactions import (
     CancelTimer,
     ClientTransactionKey,
@@ -456,7 +457,7 @@ def test_non_invite_server_states_and_timer_j():
     ok = response(200, req)
     assert sim.apply(txn.send_response(ok)) == [Send(ok), StartTimer("J", 32.0)]
     assert txn.state == "Completed"
-    assert txn.on_request(req) == [Send(ok)]
+    assert txn.on_request(req) == [Send(sent_response(ok))]
     assert txn.send_response(response(500, req)) == []
     sim.run()
     assert sim.log[-1] == (32.0, Terminated())
@@ -467,6 +468,7 @@ def test_non_invite_server_reliable_j_zero():
     txn = server(NonInviteServerTransaction, "OPTIONS", reliable=True)
     ok = response(200, txn.request)
     assert txn.send_response(ok) == [Send(ok), Terminated()]
+    assert txn.last_response is ok  # nothing to resend over a stream: no bytes were made
 
 
 # -- what a finished transaction keeps ----------------------------------------------------
@@ -483,8 +485,10 @@ def test_non_invite_server_completed_keeps_only_its_final_response():
     ok = response(200, req)
     txn.send_response(ok)
     assert txn.state == "Completed"
-    assert txn.request is None and txn.last_response is ok
-    assert txn.on_request(req) == [Send(ok)]  # a retransmitted BYE still gets the 200
+    # kept as the bytes it sent: a retransmitted BYE still gets the same 200
+    assert txn.request is None
+    assert txn.last_response == SentResponse(200, "call-1@example.com", "BYE", serialize(ok))
+    assert txn.on_request(req) == [Send(txn.last_response)]
 
 
 def test_invite_server_accepted_keeps_neither_request_nor_response():
