@@ -16,7 +16,7 @@ from typing import Any
 
 from ..sip.address import parse_name_addr
 from ..sip.errors import SipParseError
-from ..sip.message import SipMessage
+from ..sip.message import SipMessage, valid_utf8
 from ..sip.uri import SipUri
 
 CALL_STARTED = "call.started"
@@ -163,8 +163,9 @@ def _expires(value: str | None) -> int:
 
 
 def encode(payload: Mapping[str, Any]) -> bytes:
-    """The payload as compact UTF-8 JSON (what goes on NATS). Never fails on odd values."""
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+    """The payload as compact UTF-8 JSON (what goes on NATS). Never fails on odd values: bytes
+    of a header that were not UTF-8 read as U+FFFD."""
+    return valid_utf8(json.dumps(payload, separators=(",", ":"), ensure_ascii=False, default=str)).encode()
 
 
 def console_line(event: str, payload: Mapping[str, Any]) -> str:

@@ -1,8 +1,10 @@
 """The in-memory SIP message: a start line, headers in wire order, and a body of bytes.
 
 Header values are kept as text exactly as received (folding removed), so serialising an
-unchanged message gives back equivalent bytes. Structured views (URIs, Vias, addresses)
-are parsed on demand by the modules that need them.
+unchanged message gives back equivalent bytes. Bytes that are not UTF-8 are kept as lone
+surrogates (the parser decodes with ``surrogateescape``) and go out as they came in; where
+text must be valid UTF-8 (protobuf strings, JSON events) ``valid_utf8`` gives U+FFFD for them.
+Structured views (URIs, Vias, addresses) are parsed on demand by the modules that need them.
 """
 
 from __future__ import annotations
@@ -11,6 +13,15 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from .headers import canonical_key, canonical_name, is_list_header, split_list
+
+
+def valid_utf8(text: str) -> str:
+    """`text` with the bytes that were not UTF-8 (surrogates, see above) read as U+FFFD."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 class Header:

@@ -25,6 +25,7 @@ from edgeport_lib.events.nats_publisher import NatsPublisher, parse_servers, red
 from edgeport_lib.events.payloads import address_of, encode, extra_headers
 from edgeport_lib.sip.message import Header, SipMessage
 from edgeport_lib.sip.parser import parse_message
+from edgeport_lib.sip.serializer import serialize
 
 NOW = datetime(2024, 5, 1, 12, 34, 56, 789999, tzinfo=UTC)
 TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
@@ -246,6 +247,12 @@ def test_endpoint_registered_expires_is_0_without_a_usable_expires_header(extra:
 def test_encode_is_compact_utf8_json():
     data = encode({"callId": "é", "n": 1, "when": NOW})
     assert data == '{"callId":"é","n":1,"when":"2024-05-01 12:34:56.789999+00:00"}'.encode()
+
+
+def test_encode_reads_header_bytes_that_are_not_utf8_as_replacement_characters():
+    data = serialize(register("X-Note: cafX")).replace(b"cafX", b"caf\xe9")  # \xe9 alone is not UTF-8
+    event = json.loads(encode(endpoint_registered(parse_message(data), NOW)))
+    assert event["extraHeaders"] == {"X-Note": "caf\ufffd"}
 
 
 # --------------------------------------------------------------------------------- EventBus
