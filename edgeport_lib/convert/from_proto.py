@@ -155,8 +155,9 @@ def _status(returned: pb.SIPMessage, original: Converted) -> int:
 
 def _reason(returned: pb.SIPMessage, original: Converted, status: int) -> str:
     source = original.message
-    if not source.is_request and status == source.status and returned.reason_phrase == source.reason:
-        return source.reason
+    unchanged = returned.reason_phrase == original.pb.reason_phrase
+    if not source.is_request and status == source.status and unchanged:
+        return source.reason  # as received, bytes that are not UTF-8 included
     return returned.reason_phrase or reason_phrase(status)
 
 

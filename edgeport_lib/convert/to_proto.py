@@ -17,7 +17,7 @@ from ..sip.address import WILDCARD, NameAddr, parse_name_addr, split_name_addr
 from ..sip.auth import parse_challenge
 from ..sip.errors import SipParseError
 from ..sip.headers import is_list_header, split_list
-from ..sip.message import Header, SipMessage
+from ..sip.message import Header, SipMessage, valid_utf8
 from ..sip.params import parse_params
 from ..sip.parser import is_uint
 from ..sip.uri import AbsoluteUri, Uri, parse_uri
@@ -55,37 +55,15 @@ class Converted:
 
 
 def to_protobuf(msg: SipMessage) -> Converted:
-    """Convert a parsed message. Raises SipParseError when a dedicated header is malformed."""
-    try:
-        return _to_protobuf(msg, msg)
-    except UnicodeEncodeError:
-        # bytes that are not UTF-8 in the head (kept by the parser as surrogates): protobuf
-        # strings must be UTF-8, so convert a copy where they read as U+FFFD
-        return _to_protobuf(msg, _as_valid_utf8(msg))
+    """Convert a parsed message. Raises SipParseError when a dedicated header is malformed.
 
-
-def _as_valid_utf8(msg: SipMessage) -> SipMessage:
-    return SipMessage(
-        method=msg.method, uri=_text(msg.uri) if msg.uri is not None else None, status=msg.status,
-        reason=_text(msg.reason), version=msg.version, body=msg.body,
-        headers=[Header(h.name, _text(h.value)) for h in msg.headers],
-    )
-
-
-def _add_extension(converted: Converted, header: Header, line: _Line, parts: list[bytes]) -> None:
-    parts.append(line.data)
-    if header.key != GATEWAY_AUTH:
-        converted.extension_headers.append((header.name, header.value))
-    if len(line.elements) > 1:  # one line split into several extensions: remember it
-        converted.extension_lines.setdefault((header.key, line.elements[0]), []).append(
-            (line.elements, header.value))
-
-
-def _to_protobuf(original: SipMessage, msg: SipMessage) -> Converted:
+    Bytes of the head that are not UTF-8 read as U+FFFD in the protobuf (its strings must be
+    UTF-8), while `originals` keeps them: a header the processor returns unchanged goes out
+    with the bytes it came with."""
     # built inside the MessageRequest it will travel in: copying a SIPMessage in costs more
     request = processor_pb2.MessageRequest()
     out = request.message
-    converted = Converted(original, out, request)
+    converted = Converted(msg, out, request)
     parts = [_request_uri_field(msg.uri or "")] if msg.is_request else []
     originals = converted.originals
     for header in msg.headers:
@@ -107,12 +85,21 @@ def _to_protobuf(original: SipMessage, msg: SipMessage) -> Converted:
     out.MergeFromString(b"".join(parts))
     if not msg.is_request:
         out.response_type = response_type_for(msg.status or 0)
-        out.reason_phrase = msg.reason
+        out.reason_phrase = valid_utf8(msg.reason)
     out.content_length.content_length = len(msg.body)
     if msg.is_request and "max_forwards" not in originals:
         out.max_forwards.max_forwards = 70  # RFC 3261 default; processors decrement it
     out.body = msg.body.decode("utf-8", "replace")
     return converted
+
+
+def _add_extension(converted: Converted, header: Header, line: _Line, parts: list[bytes]) -> None:
+    parts.append(line.data)
+    if header.key != GATEWAY_AUTH:
+        converted.extension_headers.append((header.name, header.value))
+    if len(line.elements) > 1:  # one line split into several extensions: remember it
+        converted.extension_lines.setdefault((header.key, line.elements[0]), []).append(
+            (line.elements, header.value))
 
 
 # -- header lines as protobuf wire bytes -------------------------------------------------------
@@ -177,12 +164,12 @@ def _single_elements(key: str, value: str) -> tuple[str, ...]:
 
 
 def _extension(name: str, value: str) -> bytes:
-    return pb.Extension(name=name, value=value).SerializeToString()
+    return pb.Extension(name=name, value=valid_utf8(value)).SerializeToString()
 
 
 def _encode_item(fname: str, text: str) -> bytes:
     item = _CLASSES[fname]()
-    _FILLERS[fname](item, text)
+    _FILLERS[fname](item, valid_utf8(text))
     return _field(fname, item.SerializeToString())
 
 
@@ -190,7 +177,7 @@ def _request_uri_field(uri: str) -> bytes:
     key = ("", uri)  # no header has an empty name
     line = _LINES.get(key)
     if line is None:
-        data = _field("request_uri", sip_uri(parse_uri(uri)).SerializeToString())
+        data = _field("request_uri", sip_uri(parse_uri(valid_utf8(uri))).SerializeToString())
         line = _Line("request_uri", (uri,), data)
         _remember(_LINES, LINE_CACHE_SIZE, key, line)
     return line.data
@@ -211,15 +198,6 @@ _TAGS = {name: _varint(f.number << 3 | 2) for name, f in _FIELDS.items()}  # len
 def _field(fname: str, payload: bytes) -> bytes:
     """A length-delimited field of SIPMessage: tag, varint length, payload."""
     return _TAGS[fname] + _varint(len(payload)) + payload
-
-
-def _text(value: str) -> str:
-    """Protobuf strings must be valid UTF-8; undecodable bytes become U+FFFD."""
-    try:
-        value.encode("utf-8")
-        return value
-    except UnicodeEncodeError:
-        return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _int_or_absent(value: str | None) -> int:

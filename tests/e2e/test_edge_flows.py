@@ -141,6 +141,18 @@ def test_a_retransmitted_message_gets_the_same_final_response_again(stack, peers
         downstream.receive()
 
 
+def test_header_bytes_that_are_not_utf8_reach_the_next_hop_unchanged(stack, peers):
+    """The processor reads U+FFFD for them; lines it returns unchanged go out as they came."""
+    client, downstream = peers(), stack["downstream"]
+    invite = request("INVITE", "sip:service@127.0.0.1", client.address, extra="X-Note: cafX")
+    invite = invite.replace(b"cafX", b"caf\xe9").replace(b"From: <sip:", b'From: "Jos\xe9" <sip:', 1)
+    client.send(invite, _edge(stack))
+    forwarded, _ = downstream.sock.recvfrom(65535)
+    assert forwarded.startswith(b"INVITE sip:")
+    assert b"\r\nX-Note: caf\xe9\r\n" in forwarded
+    assert b'\r\nFrom: "Jos\xe9" <sip:alice@' in forwarded
+
+
 def test_silent_next_hop_gets_408_upstream(stack, peers):
     client, downstream = peers(), stack["downstream"]
     client.send(request("INVITE", "sip:service@127.0.0.1", client.address, call_id="silent"), _edge(stack))

@@ -55,9 +55,9 @@ BUILT = {
         "Allow: INVITE, ACK,CANCEL ,  BYE\r\nSupported: timer\r\nSupported: replaces, 100rel\r\n"
         "X-Trace: a, b\r\nX-Gateway-Auth: c2VjcmV0\r\nContact: <sip:bob@192.0.2.6>\r\nX-Empty: \r\n"
         "Expires: 60\r\nAccept: application/sdp;q=1, text/plain\r\n"),
-    "non-UTF-8 body, reason and To": wire(
+    "non-UTF-8 body, reason, To and extension": wire(
         EDGE_VIA + "Via: SIP/2.0/UDP 192.0.2.9;branch=z9hG4bKg7\r\n" + DIALOG.replace("Bob", "B\udce9b")
-        + "Content-Type: text/plain;charset=latin1\r\n",
+        + "Content-Type: text/plain;charset=latin1\r\nX-Note: caf\udce9\r\n",
         "Caf\u00e9 cr\u00e8me".encode("latin-1"), start="SIP/2.0 200 Tr\udce8s bien"),
     "challenges, odd status, empty reason": wire(
         EDGE_VIA + "Via: SIP/2.0/UDP 192.0.2.9;branch=z9hG4bKh8\r\n" + DIALOG
@@ -156,6 +156,14 @@ def test_the_fast_path_keeps_original_texts_in_canonical_order(fast_path_calls: 
         ("X-Empty", ""),
         ("Accept", "application/sdp;q=1, text/plain"),
     ]
+
+
+def test_bytes_that_are_not_utf8_go_out_as_they_came() -> None:
+    name = "non-UTF-8 body, reason, To and extension"
+    converted = dict(RESPONSES)[name]
+    assert converted.pb.to.address.display_name == "B\ufffdb"  # the processor reads U+FFFD
+    out = serialize(from_protobuf(minus_top_via(converted), converted))
+    assert out == BUILT[name].replace(EDGE_VIA.encode(), b"", 1)
 
 
 def _set_reason(m: pb.SIPMessage) -> None:
