@@ -8,6 +8,8 @@ Routr's processors do to every response they relay) takes a shortcut that writes
 
 from __future__ import annotations
 
+import re
+
 from ..protocol import sipmessage_pb2 as pb
 from ..sip.auth import format_challenge
 from ..sip.headers import LIST_HEADERS, canonical_name
@@ -33,6 +35,28 @@ _FIELDS_AFTER_VIA = tuple((fname, _FIELD_HEADER[fname], fname in _REPEATED) for 
 
 class InvalidProcessorMessage(ValueError):
     """The processor returned something that cannot become a SIP message."""
+
+
+# RFC 3261 25.1: no control characters but HTAB in a line. A CR or LF in a value the processor
+# set would end the line early, and what follows would be read as headers of its making.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_NOT_IN_URI = re.compile(r"[\x00-\x20\x7f]")  # a space would also end the Request-URI
+_TOKEN = re.compile(r"[A-Za-z0-9.!%*_+`'~-]+")  # a header name
+
+
+def _checked(text: str, what: str) -> str:
+    """`text`, set by the processor, as it may go on the wire (values are never logged)."""
+    if _CONTROL.search(text) is not None:
+        raise InvalidProcessorMessage(f"processor returned a {what} with a control character")
+    return text
+
+
+def _format(fname: str, value) -> str:
+    return _checked(_FORMATTERS[fname](value), f"{_FIELD_HEADER[fname]} header")
+
+
+def _reason_text(reason: str) -> str:
+    return _checked(reason, "reason phrase")
 
 
 def from_protobuf(returned: pb.SIPMessage, original: Converted) -> SipMessage:
@@ -94,7 +118,7 @@ def _relayed_headers(original: Converted) -> list[Header]:
         if not repeated:
             if not message.HasField(fname):  # equal messages: returned.HasField says the same
                 continue
-            texts = texts or [_FORMATTERS[fname](getattr(message, fname))]
+            texts = texts or [_format(fname, getattr(message, fname))]
         for text in texts:
             headers.append(Header(name, text))
     for name, line in original.extension_headers:
@@ -114,7 +138,7 @@ def local_response(request: Converted, returned: pb.SIPMessage) -> SipMessage:
     if status is None:
         raise InvalidProcessorMessage("processor answered with ResponseType UNKNOWN")
     req = request.message
-    response = SipMessage(status=status, reason=returned.reason_phrase or reason_phrase(status))
+    response = SipMessage(status=status, reason=_reason_text(returned.reason_phrase) or reason_phrase(status))
     response.headers = _headers(returned, request, _RESPONSE_ORDER)
     keys = {h.key for h in response.headers}
     copy = ["via", "from", "to", "call-id", "cseq"]
@@ -140,7 +164,10 @@ def _request_uri(returned: pb.SIPMessage, original: Converted) -> str:
         return original.message.uri or ""
     if not returned.request_uri.host:
         raise InvalidProcessorMessage("processor returned a Request-URI without a host")
-    return format_uri(returned.request_uri)
+    uri = format_uri(returned.request_uri)
+    if _NOT_IN_URI.search(uri) is not None:
+        raise InvalidProcessorMessage("processor returned a Request-URI with a space or control character")
+    return uri
 
 
 def _status(returned: pb.SIPMessage, original: Converted) -> int:
@@ -158,7 +185,7 @@ def _reason(returned: pb.SIPMessage, original: Converted, status: int) -> str:
     unchanged = returned.reason_phrase == original.pb.reason_phrase
     if not source.is_request and status == source.status and unchanged:
         return source.reason  # as received, bytes that are not UTF-8 included
-    return returned.reason_phrase or reason_phrase(status)
+    return _reason_text(returned.reason_phrase) or reason_phrase(status)
 
 
 def _body(returned: pb.SIPMessage, original: Converted) -> bytes:
@@ -198,7 +225,7 @@ def _repeated_texts(items, original_items, original_texts: list[str], fname: str
                 del unused[i]
                 break
         else:
-            texts.append(_FORMATTERS[fname](item))
+            texts.append(_format(fname, item))
     return texts
 
 
@@ -207,7 +234,7 @@ def _single_texts(returned: pb.SIPMessage, original: Converted, fname: str) -> l
     texts = original.originals.get(fname)
     if texts and value == getattr(original.pb, fname):
         return texts  # every instance: extra Contacts, second challenges
-    return [_FORMATTERS[fname](value)]
+    return [_format(fname, value)]
 
 
 def _extensions(returned: pb.SIPMessage, original: Converted) -> list[Header]:
@@ -229,6 +256,9 @@ def _extensions(returned: pb.SIPMessage, original: Converted) -> list[Header]:
         i += 1
         if key in (GATEWAY_AUTH, "content-length"):
             continue
+        if _TOKEN.fullmatch(name) is None:
+            raise InvalidProcessorMessage("processor returned an extension whose name is not a token")
+        _checked(value, f"{name} header")
         if headers and key in LIST_HEADERS and headers[-1].key == key:
             headers[-1].value = f"{headers[-1].value}, {value}"
         else:

@@ -153,6 +153,23 @@ def test_header_bytes_that_are_not_utf8_reach_the_next_hop_unchanged(stack, peer
     assert b'\r\nFrom: "Jos\xe9" <sip:alice@' in forwarded
 
 
+def test_a_route_with_a_line_break_in_its_host_gets_500_and_sends_nothing(tmp_path, peers):
+    """A value the processor set (here from its routes file) that would end a line early is
+    refused: the caller gets 500, and the log names the field, not the value."""
+    client = peers()
+    host = "127.0.0.1\r\nX-Injected: yes"
+    processor, processor_port = start_processor(tmp_path, routes={"service": {"host": host, "port": 5060}})
+    edge = start_edgeport(tmp_path, processor_port)
+    try:
+        client.send(request("INVITE", "sip:service@127.0.0.1", client.address), ("127.0.0.1", edge.port))
+        assert client.receive_until(lambda m: (m.status or 0) >= 200).status == 500
+        line = edge.process.wait_for_line("unusable")
+        assert "Request-URI" in line and "X-Injected" not in line
+    finally:
+        edge.process.kill()
+        processor.kill()
+
+
 def test_silent_next_hop_gets_408_upstream(stack, peers):
     client, downstream = peers(), stack["downstream"]
     client.send(request("INVITE", "sip:service@127.0.0.1", client.address, call_id="silent"), _edge(stack))

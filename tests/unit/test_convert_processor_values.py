@@ -1,0 +1,109 @@
+"""What the processor sets must not break the message it goes into.
+
+A value with a CR or LF would end its line early, and what follows would go out as headers (or a
+message) of the processor's making; a space in the Request-URI would end it. Such an answer is
+refused (InvalidProcessorMessage: the edge answers 500 and logs which field, never the value).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from edgeport_lib.convert import from_protobuf, local_response, to_protobuf
+from edgeport_lib.convert.from_proto import InvalidProcessorMessage
+from edgeport_lib.protocol import sipmessage_pb2 as pb
+from edgeport_lib.sip.parser import parse_message
+from edgeport_lib.sip.serializer import serialize
+
+INVITE = (
+    b"INVITE sip:bob@example.com SIP/2.0\r\n"
+    b"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1\r\n"
+    b"From: <sip:alice@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\n"
+    b"Call-ID: c1\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\nX-Note: a\r\nContent-Length: 0\r\n\r\n"
+)
+SECRET = "s3cret"
+
+
+def _to_display_name(m: pb.SIPMessage) -> None:
+    m.to.address.display_name = f"Bob\r\nX-Injected: {SECRET}"
+
+
+def _extension_value(m: pb.SIPMessage) -> None:
+    m.extensions[-1].value = f"a\nX-Injected: {SECRET}"
+
+
+def _extension_name(m: pb.SIPMessage) -> None:
+    m.extensions.add(name=f"X-A: {SECRET}\r\nX-B", value="1")
+
+
+def _empty_extension_name(m: pb.SIPMessage) -> None:
+    m.extensions.add(name="", value=SECRET)
+
+
+def _request_uri_host(m: pb.SIPMessage) -> None:
+    m.request_uri.host = f"example.com SIP/2.0\r\nX-Injected: {SECRET}"
+
+
+def _request_uri_user_space(m: pb.SIPMessage) -> None:
+    m.request_uri.user = f"bob {SECRET}"
+
+
+def _via_host_nul(m: pb.SIPMessage) -> None:
+    m.via.add(host=f"p1.example.com\x00{SECRET}", port=5060, transport="UDP", branch="z9hG4bK2")
+
+
+def _call_id(m: pb.SIPMessage) -> None:
+    m.call_id.call_id = f"c1\r\n\r\n{SECRET}"
+
+
+def _record_route_param(m: pb.SIPMessage) -> None:
+    m.record_route.add().address.uri.host = "p1.example.com"
+    m.record_route[0].parameters["lr"] = f"\r{SECRET}"
+
+
+BREAKING: dict[str, Callable[[pb.SIPMessage], None]] = {
+    "To display name with CRLF": _to_display_name,
+    "extension value with LF": _extension_value,
+    "extension name with a colon and CRLF": _extension_name,
+    "empty extension name": _empty_extension_name,
+    "Request-URI host with CRLF": _request_uri_host,
+    "Request-URI user with a space": _request_uri_user_space,
+    "Via host with NUL": _via_host_nul,
+    "Call-ID with CRLF CRLF": _call_id,
+    "Record-Route parameter with CR": _record_route_param,
+}
+
+
+def returned_with(change: Callable[[pb.SIPMessage], None]):
+    converted = to_protobuf(parse_message(INVITE))
+    returned = pb.SIPMessage()
+    returned.CopyFrom(converted.pb)
+    change(returned)
+    return returned, converted
+
+
+@pytest.mark.parametrize("change", list(BREAKING))
+def test_a_value_that_would_break_the_message_is_refused(change: str) -> None:
+    returned, converted = returned_with(BREAKING[change])
+    with pytest.raises(InvalidProcessorMessage) as refused:
+        from_protobuf(returned, converted)
+    assert SECRET not in str(refused.value)  # it is logged: the field, never the value
+
+
+def test_a_reason_phrase_with_a_line_break_is_refused_in_a_local_response() -> None:
+    converted = to_protobuf(parse_message(INVITE))
+    answer = pb.SIPMessage(response_type=pb.ResponseType.BUSY_HERE, reason_phrase="Busy\r\nX-Injected: 1")
+    with pytest.raises(InvalidProcessorMessage, match="reason phrase"):
+        local_response(converted, answer)
+
+
+def test_tabs_and_non_ascii_text_are_values_like_any_other() -> None:
+    def change(m: pb.SIPMessage) -> None:
+        m.extensions[-1].value = "a\tb"  # X-Note
+        m.to.address.display_name = "Böb"
+
+    out = serialize(from_protobuf(*returned_with(change)))
+    assert b"\r\nX-Note: a\tb\r\n" in out
+    assert '\r\nTo: "Böb" <sip:bob@example.com>\r\n'.encode() in out
