@@ -7,9 +7,12 @@ refused (InvalidProcessorMessage: the edge answers 500 and logs which field, nev
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
+from google.protobuf.message import Message
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edgeport_lib.convert import from_protobuf, local_response, to_protobuf
 from edgeport_lib.convert.from_proto import InvalidProcessorMessage
@@ -107,3 +110,46 @@ def test_tabs_and_non_ascii_text_are_values_like_any_other() -> None:
     out = serialize(from_protobuf(*returned_with(change)))
     assert b"\r\nX-Note: a\tb\r\n" in out
     assert '\r\nTo: "Böb" <sip:bob@example.com>\r\n'.encode() in out
+
+
+def string_fields(message: Message) -> Iterator[tuple[Message, str]]:
+    """(message, field name) of every set string field, nested messages included."""
+    for field in message.DESCRIPTOR.fields:
+        if field.type == field.TYPE_STRING and not field.is_repeated:
+            yield message, field.name
+        elif field.message_type is not None and not field.message_type.GetOptions().map_entry:
+            items = getattr(message, field.name) if field.is_repeated else (
+                [getattr(message, field.name)] if message.HasField(field.name) else [])
+            for item in items:
+                yield from string_fields(item)
+
+
+SEED = "\r\n".join([
+    "INVITE sip:bob@example.com;transport=tcp SIP/2.0",
+    "Via: SIP/2.0/TCP 192.0.2.1:5060;branch=z9hG4bK1;rport", "Route: <sip:p1.example.com;lr>",
+    'From: "Alice" <sip:alice@example.com>;tag=1', "To: <sip:bob@example.com>", "Call-ID: c1",
+    "CSeq: 1 INVITE", "Contact: <sip:alice@192.0.2.1:5060>;expires=60", "Max-Forwards: 70",
+    'Authorization: Digest username="alice", realm="example.com", nonce="n", uri="sip:x", response="r"',
+    "Allow: INVITE, ACK", "X-Note: a", "Content-Length: 0", "", "",
+]).encode()
+PIECES = st.sampled_from(["\r\n", "\n", "\r", "\x00", "\x7f", "\x1b", " ", "\t", ",", ";", "<", ">", '"', ":",
+                          "=", "@", "[", "é", "a", "sip:x@y"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_whatever_strings_the_processor_sets_no_line_is_added_or_broken(data) -> None:
+    converted = to_protobuf(parse_message(SEED))
+    returned = pb.SIPMessage()
+    returned.CopyFrom(converted.pb)
+    slots = list(string_fields(returned))
+    for _ in range(data.draw(st.integers(1, 3))):
+        message, name = data.draw(st.sampled_from(slots))
+        setattr(message, name, "".join(data.draw(st.lists(PIECES, min_size=1, max_size=4))))
+    try:
+        out = from_protobuf(returned, converted)
+    except InvalidProcessorMessage:
+        return
+    head = serialize(out).split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+    assert len(head) == len(out.headers) + 2  # start line, headers, Content-Length
+    assert not any(byte < 0x20 and byte != 0x09 or byte == 0x7F for line in head for byte in line)
