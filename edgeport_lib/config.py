@@ -117,6 +117,7 @@ class Timers:
     t1: float = 0.5
     t2: float = 4.0
     t4: float = 5.0
+    c: float = 180.0  # how long a forwarded INVITE may go without a final response (timer C)
 
 
 @dataclass(frozen=True)
@@ -375,6 +376,7 @@ class _TimersSchema(_Strict):
     t1 = _seconds("t1")
     t2 = _seconds("t2")
     t4 = _seconds("t4")
+    c = _seconds("c")
 
 
 class _OpsSchema(_Strict):

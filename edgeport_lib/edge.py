@@ -52,8 +52,10 @@ from .transactions import (
     CancelTimer,
     ClientTransaction,
     ClientTransactionTable,
+    InviteClientTransaction,
     PassUp,
     Send,
+    SendCancel,
     ServerTransaction,
     ServerTransactionTable,
     StartTimer,
@@ -142,7 +144,7 @@ class Edge:
         self.allowed_methods = frozenset(config.methods) & KNOWN_METHODS
         t1 = config.timers.t1
         # timer D is 32 s at the default T1; it scales with T1 like the other long timers
-        timers = TimerConfig(t1=t1, t2=config.timers.t2, t4=config.timers.t4, d=64 * t1)
+        timers = TimerConfig(t1=t1, t2=config.timers.t2, t4=config.timers.t4, d=64 * t1, c=config.timers.c)
         self.servers = ServerTransactionTable(max_size=config.limits.max_transactions, timers=timers)
         self.clients = ClientTransactionTable(max_size=config.limits.max_transactions, timers=timers)
         self.cseq_shifts = CseqShifts()
@@ -432,13 +434,20 @@ class Edge:
         if client is None or client.terminated:
             self._respond(invite, 487)
             return
+        self._cancel_downstream(client)
+
+    def _cancel_downstream(self, client: InviteClientTransaction) -> None:
+        """CANCEL a pending forwarded INVITE, hop by hop, where it went (RFC 3261 9.1, 16.10).
+        Its transaction then waits 64*T1 for the final response, and times out without one."""
         cancel = _build_cancel(client.request)
         try:
             cancel_txn = self.clients.create(cancel, client.key.branch, reliable=client.reliable,
                                              context=ClientContext(client.context.target, None))
         except (TableFull, ValueError):
-            return
-        self._run(cancel_txn, cancel_txn.start())
+            pass  # the INVITE still times out
+        else:
+            self._run(cancel_txn, cancel_txn.start())
+        self._run(client, client.cancel())
 
     # -- responses ------------------------------------------------------------------------------
     def _on_response(self, msg: SipMessage, flow: Flow) -> None:
@@ -578,6 +587,10 @@ class Edge:
                 self._client_failed(txn, 408)
             elif isinstance(action, TransportFailed):
                 self._client_failed(txn, 503)
+            elif isinstance(action, SendCancel):
+                log.info("no final response to INVITE %s %g s after its last provisional: cancelling it "
+                         "(RFC 3261 timer C)", txn.request.call_id, self.clients.timers.c)
+                self._cancel_downstream(txn)
             elif isinstance(action, Terminated):
                 self._release(txn)
 
@@ -690,12 +703,13 @@ class Edge:
 
     def _client_failed(self, txn, status: int) -> None:
         server = getattr(txn.context, "server", None)
-        if server is not None:
-            self._respond(server, status)
+        cancelled = server is not None and server.context.cancelled
+        if server is not None:  # a call the caller cancelled ends as cancelled, not as timed out
+            self._respond(server, 487 if cancelled else status)
         # None once a final response came (an ACK could not be resent): relayed, it ended the call
         request = txn.request
-        if request is not None and request.method == "INVITE":
-            self._call_ended(request, status)
+        if request is not None and request.method == "INVITE" and not cancelled:
+            self._call_ended(request, status)  # a cancelled call's call.ended went out with the CANCEL
 
     def _respond(self, txn: ServerTransaction, status: int) -> None:
         """Answer a server transaction locally, unless it already has a final response."""

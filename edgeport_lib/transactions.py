@@ -87,6 +87,7 @@ T1 = 0.5  # RTT estimate
 T2 = 4.0  # maximum retransmit interval for non-INVITE requests and INVITE responses
 T4 = 5.0  # maximum time a message stays in the network
 TIMER_D = 32.0  # wait for response retransmissions (INVITE client, unreliable)
+TIMER_C = 180.0  # a proxied INVITE's wait for a final response (RFC 3261 16.6 step 11: > 3 min)
 DEFAULT_MAX_TRANSACTIONS = 100_000
 _MAX_REMEMBERED_PROVISIONALS = 32  # bounds memory per transaction against a flood of distinct 1xx
 
@@ -99,6 +100,7 @@ class TimerConfig:
     t2: float = T2
     t4: float = T4
     d: float = TIMER_D
+    c: float = TIMER_C
 
     @property
     def long(self) -> float:
@@ -124,6 +126,7 @@ _PENDING_STATES = frozenset({State.CALLING, State.TRYING, State.PROCEEDING})
 
 class Timer(enum.StrEnum):
     A = "A"  # INVITE client: request retransmission (unreliable)
+    C = "C"  # INVITE client, proxy (RFC 3261 16.6 step 11, 16.8): no final response yet
     B = "B"  # INVITE client: transaction timeout
     D = "D"  # INVITE client: wait for final response retransmissions
     E = "E"  # non-INVITE client: request retransmission (unreliable)
@@ -172,11 +175,17 @@ class TransportFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class SendCancel:
+    """Timer C fired after a provisional: the core CANCELs the INVITE, then calls ``cancel()``."""
+
+
+@dataclass(frozen=True, slots=True)
 class Terminated:
     pass
 
 
-Action: TypeAlias = Send | StartTimer | CancelTimer | PassUp | Timeout | TransportFailed | Terminated
+Action: TypeAlias = (Send | StartTimer | CancelTimer | PassUp | Timeout | TransportFailed | SendCancel
+                     | Terminated)
 
 
 # -- keys ---------------------------------------------------------------------------------
@@ -549,11 +558,19 @@ class ClientTransaction(Transaction[ClientTransactionKey]):
 
 
 class InviteClientTransaction(ClientTransaction):
-    """RFC 3261 17.1.1 with RFC 6026: Calling -> Proceeding -> Completed, or -> Accepted."""
+    """RFC 3261 17.1.1 with RFC 6026: Calling -> Proceeding -> Completed, or -> Accepted.
+
+    With the proxy's timer C (16.6 step 11, 16.7 step 2, 16.8): it runs until a final response
+    and restarts at every provisional but 100, so a next hop that rang and went silent cannot
+    hold the call (and this transaction) forever. When it fires after a provisional, the core
+    CANCELs the INVITE (SendCancel) and calls ``cancel()``; without a provisional, or when no
+    final response follows the CANCEL within 64*T1 (9.1), the transaction times out (408).
+    """
 
     _INITIAL = State.CALLING
     _TIMERS = {
-        State.CALLING: frozenset({Timer.A, Timer.B}),
+        State.CALLING: frozenset({Timer.A, Timer.B, Timer.C}),
+        State.PROCEEDING: frozenset({Timer.C}),
         State.COMPLETED: frozenset({Timer.D}),
         State.ACCEPTED: frozenset({Timer.M}),
     }
@@ -561,11 +578,21 @@ class InviteClientTransaction(ClientTransaction):
     def __init__(self, key: ClientTransactionKey, request: SipMessage, **kwargs: Any) -> None:
         super().__init__(key, request, **kwargs)
         self.ack: SipMessage | None = None  # the ACK built for a non-2xx final response
+        self.cancelled = False  # a CANCEL went out for it: timer C only waits for the final
+
+    def cancel(self) -> list[Action]:
+        """A CANCEL for this INVITE was sent: wait 64*T1 more for its final response (9.1)."""
+        if self.state not in (State.CALLING, State.PROCEEDING) or self.cancelled:
+            return []
+        self.cancelled = True
+        return [self._start(Timer.C, self.timers.long)]
 
     def _on_provisional(self, response: SipMessage) -> list[Action]:
         if self.state not in (State.CALLING, State.PROCEEDING):
             return []
-        return [*self._pass_up_provisional(response), *self._goto(State.PROCEEDING)]
+        ringing = response.status != 100 and not self.cancelled
+        restart = [self._start(Timer.C, self.timers.c)] if ringing else []  # 16.7 step 2
+        return [*self._pass_up_provisional(response), *restart, *self._goto(State.PROCEEDING)]
 
     def _on_final(self, response: SipMessage, status: int) -> list[Action]:
         waiting = self.state in (State.CALLING, State.PROCEEDING)
@@ -583,7 +610,7 @@ class InviteClientTransaction(ClientTransaction):
     def _enter(self, state: State) -> list[Action]:
         if state is State.CALLING:
             a = self._retransmit_timer(Timer.A, self.timers.t1)
-            return [*a, self._start(Timer.B, self.timers.long)]
+            return [*a, self._start(Timer.B, self.timers.long), self._start(Timer.C, self.timers.c)]
         if state is State.COMPLETED:
             return self._wait(Timer.D, self.timers.d)
         if state is State.ACCEPTED:
@@ -595,6 +622,10 @@ class InviteClientTransaction(ClientTransaction):
             return [Send(self.request), self._start(Timer.A, 2 * interval)]
         if timer is Timer.B:
             return self._timeout()
+        if timer is Timer.C:
+            # after a provisional the next hop is alive: CANCEL; else, as if it sent 408 (16.8)
+            ringing = self.state is State.PROCEEDING and not self.cancelled
+            return [SendCancel()] if ringing else self._timeout()
         return self._goto(State.TERMINATED)  # D, M
 
 

@@ -47,6 +47,11 @@ def request(
     return ("\r\n".join(lines) + "\r\n\r\n" + body).encode()
 
 
+def cancel_of(invite: bytes) -> bytes:
+    """The CANCEL for `invite` (same Request-URI, Via, From, To, Call-ID and CSeq number)."""
+    return invite.replace(b"INVITE sip:", b"CANCEL sip:").replace(b"1 INVITE", b"1 CANCEL")
+
+
 def response_to(req: SipMessage, status: int, reason: str, to_tag: str = "uas1") -> bytes:
     lines = [f"SIP/2.0 {status} {reason}"]
     lines += [f"Via: {v}" for v in req.get_all("Via")]

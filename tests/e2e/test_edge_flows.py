@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from .sipclient import TcpPeer, UdpPeer, request, response_to
+from .sipclient import TcpPeer, UdpPeer, cancel_of, request, response_to
 from .stack import start_edgeport, start_processor
 
 
@@ -26,13 +26,14 @@ def peers():
 
 
 @pytest.fixture
-def stack(tmp_path, peers):
-    """EdgePort and the reference processor, with `service` routed to a silent raw UDP peer."""
+def stack(request, tmp_path, peers):
+    """EdgePort and the reference processor, with `service` routed to a silent raw UDP peer.
+    Parametrized indirectly, the parameter holds more spec.timers."""
     downstream = peers("udp")
     processor, processor_port = start_processor(
         tmp_path, routes={"service": {"host": "127.0.0.1", "port": downstream.address[1], "transport": "udp"}}
     )
-    edge = start_edgeport(tmp_path, processor_port, timers={"t1": 0.05})
+    edge = start_edgeport(tmp_path, processor_port, timers={"t1": 0.05, **getattr(request, "param", {})})
     yield {
         "edge": edge,
         "processor": processor,
@@ -168,6 +169,50 @@ def test_a_route_with_a_line_break_in_its_host_gets_500_and_sends_nothing(tmp_pa
     finally:
         edge.process.kill()
         processor.kill()
+
+
+def ringing_call(stack, client):
+    """An INVITE from `client` that the next hop answers 180 and nothing more.
+    Returns (the INVITE sent, the INVITE forwarded, the hop's address)."""
+    downstream = stack["downstream"]
+    sent = request("INVITE", "sip:service@127.0.0.1", client.address)
+    client.send(sent, _edge(stack))
+    invite, hop = downstream.receive()
+    downstream.send(response_to(invite, 180, "Ringing"), hop)
+    client.receive_until(is_status(180))
+    return sent, invite, hop
+
+
+TIMER_C = pytest.mark.parametrize("stack", [{"c": 0.5}], indirect=True, ids=["timer C 0.5 s"])
+
+
+@TIMER_C
+def test_an_invite_ringing_past_timer_c_is_cancelled_downstream(stack, peers):
+    client, downstream = peers(), stack["downstream"]
+    _, invite, hop = ringing_call(stack, client)
+    cancel = downstream.receive_until(lambda m: m.method == "CANCEL")
+    assert cancel.values("Via")[0] == invite.values("Via")[0] and cancel.cseq == (invite.cseq[0], "CANCEL")
+    downstream.send(response_to(cancel, 200, "OK"), hop)
+    downstream.send(response_to(invite, 487, "Request Terminated"), hop)
+    assert client.receive_until(lambda m: (m.status or 0) >= 200).status == 487
+    assert downstream.receive_until(lambda m: m.method == "ACK").cseq == (invite.cseq[0], "ACK")
+
+
+@TIMER_C
+def test_a_next_hop_that_rang_and_went_away_gets_the_caller_408(stack, peers):
+    client = peers()
+    ringing_call(stack, client)  # then silence, even to the CANCEL: 408 after 64*T1 more
+    assert client.receive_until(lambda m: (m.status or 0) >= 200).status == 408
+
+
+def test_a_cancelled_invite_the_next_hop_never_ends_gets_487(stack, peers):
+    """The caller's CANCEL is answered at once; when the next hop answers neither it nor the
+    INVITE, the INVITE gets 487 after 64*T1 (RFC 3261 9.1) instead of waiting for timer C."""
+    client = peers()
+    sent, _, _ = ringing_call(stack, client)
+    client.send(cancel_of(sent), _edge(stack))
+    assert client.receive_until(lambda m: m.cseq[1] == "CANCEL").status == 200
+    assert client.receive_until(lambda m: m.cseq[1] == "INVITE" and (m.status or 0) >= 200).status == 487
 
 
 def test_silent_next_hop_gets_408_upstream(stack, peers):

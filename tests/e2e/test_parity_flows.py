@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .sipclient import TcpPeer, UdpPeer, request, response_to
+from .sipclient import TcpPeer, UdpPeer, cancel_of, request, response_to
 from .stack import start_edgeport, start_processor
 
 SDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"
@@ -37,11 +37,6 @@ def with_headers(data: bytes, *lines: str, body: str = "") -> bytes:
 
 def final(msg) -> bool:
     return msg.status is not None and msg.status >= 200
-
-
-def cancel_of(invite: bytes) -> bytes:
-    """The CANCEL for `invite` (same Request-URI, Via, From, To, Call-ID and CSeq number)."""
-    return invite.replace(b"INVITE sip:", b"CANCEL sip:").replace(b"1 INVITE", b"1 CANCEL")
 
 
 def cancel_after_final(client, callee, edge, call_id: str, status: int, reason: str) -> None:

@@ -261,6 +261,7 @@ def test_wrong_api_version(tmp_path: Path) -> None:
         (lambda d: d["spec"].update(bindAddr="not-an-ip"), "spec.bindAddr"),
         (lambda d: d["spec"].update(unknownMethodAction="Ignore"), "spec.unknownMethodAction"),
         (lambda d: d["spec"].update(limits={"maxInFlight": 0}), "spec.limits.maxInFlight"),
+        (lambda d: d["spec"].update(timers={"c": 0}), "spec.timers.c"),
         (lambda d: d["spec"].update(securityContext={"client": {"authType": "x"}}),
          "spec.securityContext.client.authType"),
         (lambda d: d["spec"].update(securityContext={"keyStoreType": "jks"}),
@@ -528,6 +529,13 @@ def test_the_event_buffer_comes_from_the_limits(tmp_path):
     assert errors_of(write_yaml(tmp_path, data)) == [
         f"{tmp_path / 'edgeport.yaml'}: spec.limits.maxQueuedEvents: must be at least 1"
     ]
+
+
+def test_timer_c_is_three_minutes_unless_set(tmp_path):
+    assert load(tmp_path, base(), {}).timers.c == 180
+    data = base()
+    data["spec"]["timers"] = {"c": 240}
+    assert load(tmp_path, data, {}).timers.c == 240
 
 
 def test_max_processor_delay_is_off_unless_set(tmp_path):

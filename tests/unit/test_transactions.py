@@ -18,6 +18,7 @@ from edgeport_lib.transactions import (
     NonInviteServerTransaction,
     PassUp,
     Send,
+    SendCancel,
     ServerTransactionKey,
     ServerTransactionTable,
     StartTimer,
@@ -123,6 +124,10 @@ def server(cls=InviteServerTransaction, method: str = "INVITE", reliable: bool =
     return cls(ServerTransactionKey.for_request(BRANCH, SENT_BY, method), req, reliable=reliable, **kw)
 
 
+def passed_up(actions: list) -> list[SipMessage]:
+    return [action.message for action in actions if isinstance(action, PassUp)]
+
+
 def approx(values: list[float]) -> list[float]:
     return [round(v, 6) for v in values]
 
@@ -159,7 +164,8 @@ def test_empty_branch_cannot_key_a_transaction():
 def test_invite_client_start_sends_and_starts_a_and_b():
     txn = client()
     assert txn.state == "Calling"
-    assert txn.start() == [Send(txn.request), StartTimer("A", 0.5), StartTimer("B", 32.0)]
+    assert txn.start() == [
+        Send(txn.request), StartTimer("A", 0.5), StartTimer("B", 32.0), StartTimer("C", 180.0)]
     with pytest.raises(RuntimeError):
         txn.start()
 
@@ -173,17 +179,17 @@ def test_invite_client_timer_a_doubles_until_timer_b_times_out():
     starts = [a.delay for _, a in sim.log if isinstance(a, StartTimer) and a.name == Timer.A]
     assert starts == [0.5, 1, 2, 4, 8, 16, 32]  # no cap for A
     assert sim.times(Timeout) == [32.0]
-    assert sim.log[-2:] == [(32.0, CancelTimer("A")), (32.0, Terminated())]
+    assert sim.log[-3:] == [(32.0, CancelTimer("A")), (32.0, CancelTimer("C")), (32.0, Terminated())]
     assert txn.state is State.TERMINATED and txn.running_timers == frozenset()
 
 
 def test_invite_client_reliable_no_retransmission_b_still_times_out():
     txn = client(reliable=True)
     sim = Sim(txn)
-    assert sim.apply(txn.start()) == [Send(txn.request), StartTimer("B", 32.0)]
+    assert sim.apply(txn.start()) == [Send(txn.request), StartTimer("B", 32.0), StartTimer("C", 180.0)]
     sim.run()
     assert sim.times(Send) == [0.0]
-    assert [a for _, a in sim.log[-2:]] == [Timeout(), Terminated()]
+    assert [a for _, a in sim.log[-3:]] == [Timeout(), CancelTimer("C"), Terminated()]
 
 
 def test_invite_client_provisional_stops_retransmissions_and_timer_b():
@@ -192,23 +198,79 @@ def test_invite_client_provisional_stops_retransmissions_and_timer_b():
     sim.apply(txn.start())
     sim.run(until=1.0)
     ringing = response(180, txn.request)
-    assert sim.apply(txn.on_response(ringing)) == [PassUp(ringing), CancelTimer("A"), CancelTimer("B")]
+    assert sim.apply(txn.on_response(ringing)) == [
+        PassUp(ringing), StartTimer("C", 180.0), CancelTimer("A"), CancelTimer("B")]
     assert txn.state == "Proceeding"
     sim.run(until=100)
     assert approx(sim.times(Send)) == [0, 0.5]
     assert not sim.times(Timeout) and txn.state == "Proceeding"
 
 
+# -- timer C: the proxy's wait for a final response (RFC 3261 16.6 step 11, 16.7 step 2, 16.8) --
+
+
+def starts(actions: list) -> list[StartTimer]:
+    return [action for action in actions if isinstance(action, StartTimer)]
+
+
+def ringing_client() -> tuple[InviteClientTransaction, Sim]:
+    txn = client()
+    sim = Sim(txn)
+    sim.apply(txn.start())
+    sim.apply(txn.on_response(response(180, txn.request)))  # at 0: timer C due at 180
+    return txn, sim
+
+
+def test_timer_c_restarts_at_every_provisional_but_100():
+    txn, sim = ringing_client()
+    sim.run(until=100.0)
+    assert starts(sim.apply(txn.on_response(response(100, txn.request)))) == []
+    assert starts(sim.apply(txn.on_response(response(183, txn.request)))) == [StartTimer("C", 180.0)]
+    sim.run(until=279.0)
+    assert SendCancel() not in [action for _, action in sim.log]
+    sim.run(until=280.0)
+    assert sim.log[-1] == (280.0, SendCancel())
+
+
+def test_timer_c_after_a_provisional_cancels_then_gives_up_without_a_final_response():
+    txn, sim = ringing_client()
+    sim.run(until=180.0)
+    assert sim.log[-1] == (180.0, SendCancel())
+    assert txn.state == "Proceeding" and txn.running_timers == frozenset()
+    assert sim.apply(txn.cancel()) == [StartTimer("C", 32.0)]  # the core sent the CANCEL
+    assert txn.cancel() == []
+    late = response(180, txn.request, to_tag="late")
+    assert starts(sim.apply(txn.on_response(late))) == []  # no longer restarts it
+    sim.run()
+    assert sim.times(Timeout) == [212.0] and txn.terminated
+
+
+def test_a_cancelled_invite_still_takes_its_final_response():
+    txn, sim = ringing_client()
+    sim.apply(txn.cancel())
+    terminated = response(487, txn.request)
+    assert sim.apply(txn.on_response(terminated))[:3] == [PassUp(terminated), Send(txn.ack), CancelTimer("C")]
+    assert txn.state == "Completed"
+
+
+def test_timer_c_without_a_provisional_times_out_as_if_408():
+    txn = client(reliable=True, timers=TimerConfig(c=10.0))  # shorter than timer B
+    sim = Sim(txn)
+    sim.apply(txn.start())
+    sim.run()
+    assert sim.times(Timeout) == [10.0] and SendCancel() not in [action for _, action in sim.log]
+
+
 def test_provisionals_passed_up_once_per_distinct_response():
     txn = client()
     txn.start()
     ringing = response(180, txn.request)
-    assert txn.on_response(ringing)[0] == PassUp(ringing)
-    assert txn.on_response(response(180, txn.request)) == []  # retransmission: absorbed
+    assert passed_up(txn.on_response(ringing)) == [ringing]
+    assert passed_up(txn.on_response(response(180, txn.request))) == []  # retransmission: absorbed
     progress = response(183, txn.request)
-    assert txn.on_response(progress) == [PassUp(progress)]
+    assert passed_up(txn.on_response(progress)) == [progress]
     forked = response(180, txn.request, to_tag="other")
-    assert txn.on_response(forked) == [PassUp(forked)]
+    assert passed_up(txn.on_response(forked)) == [forked]
     trying = response(100, txn.request)
     assert txn.on_response(trying) == [PassUp(trying)]
     assert txn.on_response(response(100, txn.request)) == []
@@ -218,8 +280,8 @@ def test_reliable_provisional_retransmissions_are_all_passed_up():
     txn = client()
     txn.start()
     reliable = response(183, txn.request, RSeq="1", Require="100rel")
-    assert txn.on_response(reliable)[0] == PassUp(reliable)
-    assert txn.on_response(reliable) == [PassUp(reliable)]
+    assert passed_up(txn.on_response(reliable)) == [reliable]
+    assert passed_up(txn.on_response(reliable)) == [reliable]
 
 
 def test_invite_client_non2xx_generates_ack_and_timer_d():
@@ -231,7 +293,8 @@ def test_invite_client_non2xx_generates_ack_and_timer_d():
     actions = sim.apply(txn.on_response(busy))
     ack = txn.ack
     assert ack is not None
-    assert actions == [PassUp(busy), Send(ack), CancelTimer("A"), CancelTimer("B"), StartTimer("D", 32.0)]
+    assert actions == [PassUp(busy), Send(ack), CancelTimer("A"), CancelTimer("B"), CancelTimer("C"),
+                       StartTimer("D", 32.0)]
     assert txn.state == "Completed"
     # a retransmitted final is absorbed and ACKed again
     sim.now = 5.0
@@ -254,7 +317,8 @@ def test_invite_client_timer_d_zero_on_reliable():
     txn = client(reliable=True)
     txn.start()
     busy = response(486, txn.request)
-    assert txn.on_response(busy) == [PassUp(busy), Send(txn.ack), CancelTimer("B"), Terminated()]
+    assert txn.on_response(busy) == [
+        PassUp(busy), Send(txn.ack), CancelTimer("B"), CancelTimer("C"), Terminated()]
     assert txn.terminated
     assert txn.on_response(busy) == []
 
@@ -289,6 +353,7 @@ def test_invite_client_2xx_passed_up_every_time_no_ack():
         PassUp(ok),
         CancelTimer("A"),
         CancelTimer("B"),
+        CancelTimer("C"),
         StartTimer("M", 32.0),
     ]
     assert txn.state == "Accepted" and txn.ack is None
@@ -614,7 +679,8 @@ def test_stale_unknown_and_late_timers_are_ignored():
 def test_transport_error_terminates():
     txn = client()
     txn.start()
-    assert txn.on_transport_error() == [TransportFailed(), CancelTimer("A"), CancelTimer("B"), Terminated()]
+    assert txn.on_transport_error() == [
+        TransportFailed(), CancelTimer("A"), CancelTimer("B"), CancelTimer("C"), Terminated()]
     assert txn.on_transport_error() == []
     srv = server(NonInviteServerTransaction, "OPTIONS")
     assert srv.on_transport_error() == [TransportFailed(), Terminated()]
