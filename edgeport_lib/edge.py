@@ -170,8 +170,9 @@ class Edge:
         self._timer_fired = self._fire_timer  # one bound method for every timer, not one each
 
     # -- entry point --------------------------------------------------------------------------
-    def handle(self, data: bytes, flow: Flow) -> None:
-        """Handle one received message (a datagram or a frame of a stream)."""
+    def handle(self, data: bytes | SipMessage, flow: Flow) -> None:
+        """Handle one received message (a datagram or a frame of a stream), or one that
+        on_overload parsed already."""
         started = time.perf_counter()
         me = getcurrent()
         self._processor_time[me] = 0.0
@@ -180,15 +181,18 @@ class Edge:
         finally:
             self.metrics.handling(time.perf_counter() - started - self._processor_time.pop(me, 0.0))
 
-    def _handle(self, data: bytes, flow: Flow) -> None:
-        if not data.strip(b"\r\n"):
+    def _handle(self, data: bytes | SipMessage, flow: Flow) -> None:
+        if isinstance(data, SipMessage):
+            msg = data
+        elif not data.strip(b"\r\n"):
             return  # a CRLF keep-alive over UDP (RFC 5626): nothing to answer
-        try:
-            msg = parse_message(data, self.limits)
-        except SipParseError as error:
-            self.metrics.parse_error(flow.transport)
-            self._on_bad_message(error, flow)
-            return
+        else:
+            try:
+                msg = parse_message(data, self.limits)
+            except SipParseError as error:
+                self.metrics.parse_error(flow.transport)
+                self._on_bad_message(error, flow)
+                return
         self.metrics.received(flow.transport, msg)
         try:
             if msg.is_request:
@@ -223,8 +227,9 @@ class Edge:
             if entry[1] == 0:
                 del self._call_locks[call_id]
 
-    def on_overload(self, data: bytes, flow: Flow) -> bool:
-        """Every worker greenlet is busy (spec.limits.maxInFlight). Returns whether it was answered.
+    def on_overload(self, data: bytes, flow: Flow) -> SipMessage | bytes | None:
+        """Every worker greenlet is busy (spec.limits.maxInFlight). None when it answered `data`,
+        else what `handle` gets when a greenlet is free: the parsed message, or `data` unparsed.
 
         A request that starts something new (no To-tag, not CANCEL, ACK or a retransmission of a
         request in progress) gets 503 + Retry-After at once. Anything else is part of work already
@@ -237,24 +242,24 @@ class Edge:
             log.warning("all %d message greenlets busy (spec.limits.maxInFlight): new requests get 503, "
                         "the rest is dropped over UDP and waits over streams; %d so far",
                         self.config.limits.max_in_flight, self._overload_count)
-        msg = self._new_request(data)
-        if msg is not None:
-            self._reply_stateless(msg, flow, 503, headers=[_retry_after()])
-            self.metrics.overload(flow.transport, "rejected")
-            return True
-        self.metrics.overload(flow.transport, "waited" if flow.reliable else "dropped")
-        return False
-
-    def _new_request(self, data: bytes) -> SipMessage | None:
-        """The request in `data` if it starts something new (see on_overload), else None."""
         try:
             msg = parse_message(data, self.limits) if data.strip(b"\r\n") else None
-            if (msg is not None and msg.is_request and msg.method not in ("ACK", "CANCEL")
-                    and _out_of_dialog(msg) and not self._in_progress(msg)):
-                return msg
+        except SipParseError:
+            msg = None  # handled (400 or dropped) like any other bad message, later
+        if msg is not None and self._starts_something_new(msg):
+            self._reply_stateless(msg, flow, 503, headers=[_retry_after()])
+            self.metrics.overload(flow.transport, "rejected")
+            return None
+        self.metrics.overload(flow.transport, "waited" if flow.reliable else "dropped")
+        return data if msg is None else msg
+
+    def _starts_something_new(self, msg: SipMessage) -> bool:
+        """See on_overload."""
+        try:
+            return (msg.is_request and msg.method not in ("ACK", "CANCEL") and _out_of_dialog(msg)
+                    and not self._in_progress(msg))
         except (SipParseError, ValueError, IndexError):
-            pass
-        return None
+            return False
 
     def _in_progress(self, request: SipMessage) -> bool:
         via = routing.parse_via(request.values("Via")[0])

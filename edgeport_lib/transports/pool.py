@@ -56,12 +56,15 @@ class MessagePool:
         self._semaphore.acquire()
         self._start(func, args)
 
-    def spawn_message(self, handler: Callable[[bytes, Any], None], data: bytes, flow: Any,
-                      overflow: Callable[[bytes, Any], bool] | None = None) -> None:
-        """A stream's message: like ``spawn``, but when every slot is taken ``overflow`` may
-        answer it at once instead (it returns True), e.g. a new request with 503."""
-        if overflow is not None and self.full() and overflow(data, flow):
-            return
+    def spawn_message(self, handler: Callable[[Any, Any], None], data: bytes, flow: Any,
+                      overflow: Callable[[bytes, Any], Any] | None = None) -> None:
+        """A stream's message: like ``spawn``, but when every slot is taken ``overflow`` sees it
+        first. It answers it at once (e.g. a new request with 503) and returns None, or returns
+        what ``handler`` gets instead of `data` (the message it parsed: not parsed twice)."""
+        if overflow is not None and self.full():
+            data = overflow(data, flow)
+            if data is None:
+                return
         self.spawn(handler, data, flow)
 
     def try_spawn(self, func: Callable[..., Any], timeout: float) -> bool:

@@ -22,6 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import gevent
 from gevent.baseserver import BaseServer
@@ -36,8 +37,8 @@ from .connections import ConnectionTable
 from .pool import MessagePool
 
 log = logging.getLogger(__name__)
-Handler = Callable[[bytes, Flow], None]
-Overflow = Callable[[bytes, Flow], bool]  # answers a message met by a full pool (True) or not
+Handler = Callable[[Any, Flow], None]  # gets a message's bytes, or what Overflow returned
+Overflow = Callable[[bytes, Flow], Any]  # a message met by a full pool: None when it answered it
 READ_SIZE = 65536
 SEND_TIMEOUT = 10.0
 CONNECT_TIMEOUT = 5.0

@@ -134,9 +134,9 @@ def test_spawn_message_lets_overflow_answer_only_when_full() -> None:
     met: list[bytes] = []
     ran: list[bytes] = []
 
-    def overflow(data: bytes, flow: object) -> bool:
+    def overflow(data: bytes, flow: object) -> bytes | None:
         met.append(data)
-        return data == b"new"  # answered at once; anything else waits for a slot
+        return None if data == b"new" else data.upper()  # None: answered at once; else it waits
 
     pool.spawn_message(lambda data, flow: ran.append(data), b"first", None, overflow)
     gevent.sleep(0)
@@ -148,7 +148,7 @@ def test_spawn_message_lets_overflow_answer_only_when_full() -> None:
     gate.set()
     waiting.join(timeout=1)
     gevent.sleep(0)
-    assert ran == [b"first", b"old"]
+    assert ran == [b"first", b"OLD"]  # what overflow handed on
 
 
 def test_join_waits_for_the_messages_in_progress() -> None:
