@@ -46,7 +46,7 @@ _TOKEN = re.compile(r"[A-Za-z0-9.!%*_+`'~-]+")  # a header name
 
 def _checked(text: str, what: str) -> str:
     """`text`, set by the processor, as it may go on the wire (values are never logged)."""
-    if _CONTROL.search(text) is not None:
+    if not text.isprintable() and _CONTROL.search(text) is not None:  # HTAB is not printable
         raise InvalidProcessorMessage(f"processor returned a {what} with a control character")
     return text
 

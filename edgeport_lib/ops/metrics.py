@@ -92,17 +92,17 @@ def message_labels(transport: str, msg: Any) -> _Key:
         return t, "request", method if method in SIP_METHODS else "other", ""
     status = msg.status or 0
     cls = STATUS_CLASSES.get(status // 100, "other")
-    method = msg.cseq_method if isinstance(msg, SentResponse) else _cseq_method(msg)
+    if isinstance(msg, SentResponse):
+        method = msg.cseq_method
+    else:
+        method = "other"
+        for header in msg.headers:  # the CSeq method, without parsing the number
+            if header.name == "CSeq":
+                method = header.value.rpartition(" ")[2]
+                if method not in SIP_METHODS:
+                    method = method.strip().upper()
+                break
     return t, "response", method if method in SIP_METHODS else "other", cls
-
-
-def _cseq_method(msg: Any) -> str:
-    """The CSeq method of a SipMessage, without parsing the number; "other" without a CSeq."""
-    for header in msg.headers:
-        if header.name == "CSeq":
-            method = header.value.rpartition(" ")[2]
-            return method if method in SIP_METHODS else method.strip().upper()
-    return "other"
 
 
 # (transport as given, method) -> labels, for the common case of a request: no work but lookups

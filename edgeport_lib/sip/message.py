@@ -17,6 +17,8 @@ from .headers import canonical_key, canonical_name, is_list_header, split_list
 
 def valid_utf8(text: str) -> str:
     """`text` with the bytes that were not UTF-8 (surrogates, see above) read as U+FFFD."""
+    if text.isascii():  # the common case, answered without looking at the characters
+        return text
     try:
         text.encode("utf-8")
         return text
