@@ -8,8 +8,9 @@ carries out in order:
                            timer whose name is already scheduled replaces it
     CancelTimer(name)      unschedule that timer
     PassUp(message)        hand this message to the core (a response, or an ACK in Accepted)
-    Timeout()              timer B, F or H fired: the transaction failed (a proxy answers 408 upstream)
+    Timeout()              timer B, C, F or H fired: the transaction failed (a proxy answers 408 upstream)
     TransportFailed()      the adapter reported a transport error (``on_transport_error``)
+    SendCancel()           timer C fired after a provisional: CANCEL the INVITE, then call ``cancel()``
     Terminated()           the transaction has ended; it is already out of its table
 
 Timer names are ``Timer`` members and state names ``State`` members; both are ``StrEnum``s, so
@@ -39,7 +40,7 @@ Server side (a request arrived)::
 Client side (the proxy forwards a request)::
 
     txn = clients.create(request, branch, reliable=..., context=...)   # branch of the Via we added
-    run(txn.start())                          # Send(request) and timers A/B or E/F
+    run(txn.start())                          # Send(request) and timers A/B/C or E/F
     txn = clients.match(branch, response.cseq[1])                 # a response arrived
     run(txn.on_response(response)) if txn else forward_statelessly(response)
 
@@ -47,7 +48,8 @@ Classes: ``InviteServerTransaction``, ``NonInviteServerTransaction``, ``InviteCl
 ``NonInviteClientTransaction`` (all with ``state``, ``key``, ``request``, ``reliable``, ``context``,
 ``on_timer``, ``on_transport_error``), the tables ``ServerTransactionTable`` and
 ``ClientTransactionTable`` (``create``, ``match``, ``get``, ``len``; ``create`` raises ``TableFull``
-beyond ``max_size``), and ``TimerConfig`` (T1 = 0.5 s, T2 = 4 s, T4 = 5 s, D = 32 s by default).
+beyond ``max_size``), and ``TimerConfig`` (T1 = 0.5 s, T2 = 4 s, T4 = 5 s, D = 32 s, C = 180 s by
+default).
 
 Choices worth knowing:
 
@@ -59,8 +61,9 @@ Choices worth knowing:
 - Provisional responses are passed up once per distinct response (same status, reason, headers and
   body = a retransmission), except reliable provisionals (with RSeq, RFC 3262): their
   retransmissions are end-to-end, like 2xx, so every copy is passed up for the proxy to relay.
-- Timer B stops when an INVITE gets a provisional (RFC 3261 figure 5); the proxy's timer C
-  (16.6 step 11) belongs to the core, not here.
+- Timer B stops when an INVITE gets a provisional (RFC 3261 figure 5). The proxy's timer C
+  (16.6 step 11) runs in the INVITE client transaction too, with the other timers: see
+  ``InviteClientTransaction``.
 - A finished transaction keeps only what it still needs while it waits out its last timer:
   ``request`` (and ``last_response`` of an INVITE server transaction) becomes None on entering
   Completed or Accepted (Confirmed, for an INVITE server), as that state no longer sends it.
