@@ -651,8 +651,11 @@ class Edge:
         if timer is not None:
             timer.close()
         actions = txn.on_timer(name)
-        for _ in filter(lambda action: isinstance(action, Send), actions):
-            self.metrics.retransmission("sent")
+        for action in actions:
+            if isinstance(action, Send):
+                self.metrics.retransmission("sent")
+            elif isinstance(action, (Timeout, SendCancel)):
+                self.metrics.timeout(name)
         self._run(txn, actions)
 
     def _pass_up(self, txn, message: SipMessage) -> None:

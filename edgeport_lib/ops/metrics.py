@@ -18,6 +18,9 @@ Metric names (all prefixed ``edgeport_``)::
     edgeport_sip_overload_total{transport,action}    maxInFlight reached: rejected (503) | dropped | waited;
                                                       maxProcessorDelay passed: rejected_slow (503)
     edgeport_sip_retransmissions_total{direction}     sent (our timers) | received (duplicates)
+    edgeport_sip_timeouts_total{timer}                B, F: a next hop silent (408) | C: an INVITE
+                                                      ringing too long (CANCEL; again when that is
+                                                      not answered either: 408) | H: no ACK came
     edgeport_processor_call_seconds (histogram)       every call, failed ones included
     edgeport_processor_errors_total{reason}           gRPC status name in lower case, or other
     edgeport_transactions_open                        gauge, from bind_gauges(transactions=...)
@@ -53,6 +56,7 @@ TRANSPORTS = {name: name.lower() for name in ("UDP", "TCP", "TLS", "WS", "WSS", 
 TRANSPORTS.update({label: label for label in list(TRANSPORTS.values())})
 STATUS_CLASSES = {n: f"{n}xx" for n in range(1, 7)}
 DIRECTIONS = frozenset({"sent", "received"})
+TIMEOUT_TIMERS = frozenset({"B", "C", "F", "H"})
 # gRPC status codes (grpc.StatusCode names, lower case) and the EdgePort's own reasons.
 ERROR_REASONS = frozenset({
     "cancelled", "unknown", "invalid_argument", "deadline_exceeded", "not_found", "already_exists",
@@ -132,6 +136,7 @@ class Metrics:
         self._parse_errors: dict[str, int] = {}
         self._overload: dict[tuple[str, str], int] = {}
         self._retransmissions: dict[str, int] = {}
+        self._timeouts: dict[str, int] = {}
         self._processor_buckets = [0] * (len(PROCESSOR_BUCKETS) + 1)  # last one: above every bound
         self._processor_sum = 0.0
         self._processor_errors: dict[str, int] = {}
@@ -172,6 +177,11 @@ class Metrics:
         """A retransmission: "sent" by our timers, or "received" (a duplicate absorbed)."""
         d = direction if direction in DIRECTIONS else "other"
         self._retransmissions[d] = self._retransmissions.get(d, 0) + 1
+
+    def timeout(self, timer: str) -> None:
+        """A transaction timer fired with no answer (see the module docstring)."""
+        t = timer if timer in TIMEOUT_TIMERS else "other"
+        self._timeouts[t] = self._timeouts.get(t, 0) + 1
 
     def processor_call(self, seconds: float, error: object = None) -> None:
         """One processor call took ``seconds``; ``error`` is None, an exception or a reason."""
@@ -258,6 +268,18 @@ class _Collector(Collector):
             retransmissions = m._retransmissions.copy()
             for direction in sorted(DIRECTIONS | retransmissions.keys()):
                 family.add_metric([direction], retransmissions.get(direction, 0))
+        yield family
+
+        family = CounterMetricFamily(
+            "edgeport_sip_timeouts",
+            "Transaction timers that fired with no answer: B, F (next hop silent), C (INVITE rang too "
+            "long: CANCEL sent), H (no ACK).",
+            labels=["timer"],
+        )
+        if samples:
+            timeouts = m._timeouts.copy()
+            for timer in sorted(TIMEOUT_TIMERS | timeouts.keys()):
+                family.add_metric([timer], timeouts.get(timer, 0))
         yield family
 
         yield _histogram("edgeport_processor_call_seconds",

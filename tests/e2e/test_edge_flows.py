@@ -7,6 +7,9 @@ import time
 
 import pytest
 
+from tests.helpers import free_port
+
+from .ops_client import samples, total
 from .sipclient import TcpPeer, UdpPeer, cancel_of, request, response_to
 from .stack import start_edgeport, start_processor
 
@@ -28,18 +31,24 @@ def peers():
 @pytest.fixture
 def stack(request, tmp_path, peers):
     """EdgePort and the reference processor, with `service` routed to a silent raw UDP peer.
-    Parametrized indirectly, the parameter holds more spec.timers."""
+    Parametrized indirectly, the parameter holds more spec.timers; then /metrics is served too."""
     downstream = peers("udp")
     processor, processor_port = start_processor(
         tmp_path, routes={"service": {"host": "127.0.0.1", "port": downstream.address[1], "transport": "udp"}}
     )
-    edge = start_edgeport(tmp_path, processor_port, timers={"t1": 0.05, **getattr(request, "param", {})})
+    timers = getattr(request, "param", None)
+    ops_port, ops = None, {}
+    if timers:
+        ops_port = free_port("tcp")
+        ops = {"env": {"ENABLE_HEALTHCHECKS": "true"}, "ops": {"bindAddr": "127.0.0.1", "port": ops_port}}
+    edge = start_edgeport(tmp_path, processor_port, timers={"t1": 0.05, **(timers or {})}, **ops)
     yield {
         "edge": edge,
         "processor": processor,
         "processor_port": processor_port,
         "downstream": downstream,
         "tmp_path": tmp_path,
+        "ops_port": ops_port,
     }
     edge.process.kill()
     processor.kill()
@@ -196,6 +205,7 @@ def test_an_invite_ringing_past_timer_c_is_cancelled_downstream(stack, peers):
     downstream.send(response_to(invite, 487, "Request Terminated"), hop)
     assert client.receive_until(lambda m: (m.status or 0) >= 200).status == 487
     assert downstream.receive_until(lambda m: m.method == "ACK").cseq == (invite.cseq[0], "ACK")
+    assert total(samples(stack["ops_port"]), "edgeport_sip_timeouts_total", timer="C") == 1
 
 
 @TIMER_C
@@ -203,6 +213,7 @@ def test_a_next_hop_that_rang_and_went_away_gets_the_caller_408(stack, peers):
     client = peers()
     ringing_call(stack, client)  # then silence, even to the CANCEL: 408 after 64*T1 more
     assert client.receive_until(lambda m: (m.status or 0) >= 200).status == 408
+    assert total(samples(stack["ops_port"]), "edgeport_sip_timeouts_total", timer="C") == 2  # CANCEL, 408
 
 
 def test_a_cancelled_invite_the_next_hop_never_ends_gets_487(stack, peers):

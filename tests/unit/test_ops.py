@@ -396,6 +396,8 @@ def test_parse_errors_retransmissions_gauges_and_events():
     metrics.retransmission()
     metrics.retransmission("received")
     metrics.retransmission("sideways")
+    for timer in ("C", "C", "B", "Z"):
+        metrics.timeout(timer)
     samples = scrape(metrics)
     assert "edgeport_transactions_open" not in samples  # nothing bound yet
     assert "edgeport_events_published" not in samples
@@ -403,6 +405,8 @@ def test_parse_errors_retransmissions_gauges_and_events():
     assert errors == {"udp": 2, "wss": 1}
     retrans = {s.labels["direction"]: s.value for s in samples["edgeport_sip_retransmissions"]}
     assert retrans == {"sent": 1, "received": 1, "other": 1}
+    timeouts = {s.labels["timer"]: s.value for s in samples["edgeport_sip_timeouts"]}
+    assert timeouts == {"B": 1, "C": 2, "F": 0, "H": 0, "other": 1}
 
     table = ConnectionTable()
     stats = {"published": 7, "dropped": 2}
@@ -454,7 +458,7 @@ def test_metrics_use_their_own_registry_and_stable_names():
     assert names == {
         "edgeport_sip_messages_received", "edgeport_sip_messages_sent", "edgeport_sip_parse_errors",
         "edgeport_sip_retransmissions", "edgeport_processor_call_seconds", "edgeport_processor_errors",
-        "edgeport_sip_overload",
+        "edgeport_sip_overload", "edgeport_sip_timeouts",
         "edgeport_message_handling_seconds", "edgeport_transactions_open", "edgeport_connections_open",
         "edgeport_events_published",
         "edgeport_events_dropped",
