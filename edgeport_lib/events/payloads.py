@@ -165,9 +165,18 @@ def _expires(value: str | None) -> int:
 def encode(payload: Mapping[str, Any]) -> bytes:
     """The payload as compact UTF-8 JSON (what goes on NATS). Never fails on odd values: bytes
     of a header that were not UTF-8 read as U+FFFD."""
-    return valid_utf8(json.dumps(payload, separators=(",", ":"), ensure_ascii=False, default=str)).encode()
+    return _json_text(payload).encode()
 
 
 def console_line(event: str, payload: Mapping[str, Any]) -> str:
-    """One JSON line for the log stream: ``{"event": ..., "payload": {...}}``, ASCII only."""
-    return json.dumps({"event": event, "payload": payload}, separators=(",", ":"), default=str)
+    """One JSON line for the log stream: ``{"event": ..., "payload": {...}}``, ASCII only, with
+    U+FFFD for bytes that were not UTF-8, as in `encode`."""
+    entry = {"event": event, "payload": payload}
+    line = json.dumps(entry, separators=(",", ":"), default=str)
+    if "\\udc" in line:  # maybe such a byte (a lone surrogate); rare, so checked the slow way
+        line = json.dumps(json.loads(_json_text(entry)), separators=(",", ":"))
+    return line
+
+
+def _json_text(value: Any) -> str:
+    return valid_utf8(json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str))

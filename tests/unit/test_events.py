@@ -22,7 +22,7 @@ from edgeport_lib.events import (
     timestamp,
 )
 from edgeport_lib.events.nats_publisher import NatsPublisher, parse_servers, redact, url_secrets
-from edgeport_lib.events.payloads import address_of, encode, extra_headers
+from edgeport_lib.events.payloads import address_of, console_line, encode, extra_headers
 from edgeport_lib.sip.message import Header, SipMessage
 from edgeport_lib.sip.parser import parse_message
 from edgeport_lib.sip.serializer import serialize
@@ -251,8 +251,12 @@ def test_encode_is_compact_utf8_json():
 
 def test_encode_reads_header_bytes_that_are_not_utf8_as_replacement_characters():
     data = serialize(register("X-Note: cafX")).replace(b"cafX", b"caf\xe9")  # \xe9 alone is not UTF-8
-    event = json.loads(encode(endpoint_registered(parse_message(data), NOW)))
-    assert event["extraHeaders"] == {"X-Note": "caf\ufffd"}
+    payload = endpoint_registered(parse_message(data), NOW)
+    assert json.loads(encode(payload))["extraHeaders"] == {"X-Note": "caf\ufffd"}
+    line = console_line("endpoint.registered", payload)
+    assert line.isascii() and json.loads(line)["payload"]["extraHeaders"] == {"X-Note": "caf\ufffd"}
+    emoji = {"X-Mood": "\U0001f400"}  # its JSON escape is a surrogate pair, \ud83d\udc00: kept
+    assert json.loads(console_line("e", emoji))["payload"] == emoji
 
 
 # --------------------------------------------------------------------------------- EventBus
