@@ -259,28 +259,13 @@ class _Collector(Collector):
                 family.add_metric(list(key), value)
         yield family
 
-        family = CounterMetricFamily(
-            "edgeport_sip_retransmissions",
-            "Retransmissions: sent by our transaction timers, or received duplicates absorbed.",
-            labels=["direction"],
-        )
-        if samples:
-            retransmissions = m._retransmissions.copy()
-            for direction in sorted(DIRECTIONS | retransmissions.keys()):
-                family.add_metric([direction], retransmissions.get(direction, 0))
-        yield family
-
-        family = CounterMetricFamily(
-            "edgeport_sip_timeouts",
-            "Transaction timers that fired with no answer: B, F (next hop silent), C (INVITE rang too "
-            "long: CANCEL sent), H (no ACK).",
-            labels=["timer"],
-        )
-        if samples:
-            timeouts = m._timeouts.copy()
-            for timer in sorted(TIMEOUT_TIMERS | timeouts.keys()):
-                family.add_metric([timer], timeouts.get(timer, 0))
-        yield family
+        yield _counter_by("edgeport_sip_retransmissions",
+                          "Retransmissions: sent by our transaction timers, or received duplicates absorbed.",
+                          "direction", m._retransmissions, DIRECTIONS, samples)
+        yield _counter_by("edgeport_sip_timeouts",
+                          "Transaction timers that fired with no answer: B, F (next hop silent), "
+                          "C (INVITE rang too long: CANCEL sent), H (no ACK).",
+                          "timer", m._timeouts, TIMEOUT_TIMERS, samples)
 
         yield _histogram("edgeport_processor_call_seconds",
                          "Duration of processor calls, failed ones included.",
@@ -322,6 +307,17 @@ class _Collector(Collector):
                     except (TypeError, ValueError):
                         log.warning("event stats %s is %r, not a number", key, value)
                 yield family
+
+
+def _counter_by(name: str, what: str, label: str, counts: dict[str, int], always: frozenset[str],
+                samples: bool) -> CounterMetricFamily:
+    """A counter with one label; the values in `always` are shown at 0 before their first count."""
+    family = CounterMetricFamily(name, what, labels=[label])
+    if samples:
+        counts = counts.copy()
+        for value in sorted(always | counts.keys()):
+            family.add_metric([value], counts.get(value, 0))
+    return family
 
 
 def _histogram(name: str, what: str, bounds, counts: list[int], total: float, samples: bool):
