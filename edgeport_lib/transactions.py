@@ -129,8 +129,8 @@ _PENDING_STATES = frozenset({State.CALLING, State.TRYING, State.PROCEEDING})
 
 class Timer(enum.StrEnum):
     A = "A"  # INVITE client: request retransmission (unreliable)
-    C = "C"  # INVITE client, proxy (RFC 3261 16.6 step 11, 16.8): no final response yet
     B = "B"  # INVITE client: transaction timeout
+    C = "C"  # INVITE client, proxy (RFC 3261 16.6 step 11, 16.8): no final response yet
     D = "D"  # INVITE client: wait for final response retransmissions
     E = "E"  # non-INVITE client: request retransmission (unreliable)
     F = "F"  # non-INVITE client: transaction timeout
