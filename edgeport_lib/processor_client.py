@@ -2,7 +2,8 @@
 
 The EdgePort runs under gevent. Its entry point sets ``GRPC_ENABLE_FORK_SUPPORT=0`` before
 importing grpc, then calls ``gevent.monkey.patch_all()`` and
-``grpc.experimental.gevent.init_gevent()`` before any gRPC object exists. This module does
+``grpc.experimental.gevent.init_gevent()`` before any gRPC object exists, and gives gRPC the
+native threads its blocking calls wait in (grpc_waits.py: no cap of 10). This module does
 not do that itself; it only makes sure no channel exists before the first call, so the
 channel is created after the entry point's setup (and after any fork).
 

@@ -3,7 +3,7 @@
 * a garbage UDP flood (random bytes and truncated SIP) while sipp calls go through;
 * 1,000 silent TCP connections plus 200 trickling ones while good clients register;
 * a 10 MB body announced in Content-Length over TCP;
-* a processor that sleeps on every fifth call;
+* a processor that sleeps on every fifth call, and one that hangs on half its calls;
 * source allow/deny lists (accessControl);
 * what happens when the transaction table or the worker pool is full.
 
@@ -423,6 +423,26 @@ def test_a_slow_processor_call_does_not_hold_up_the_others(tmp_path, procs):
     slow = answers[9:]
     assert {call_id for call_id, _ in slow} <= set(sent)
     assert [status for _, status in slow] == [503, 503]  # processor timeout (8 s) before its 30 s sleep
+
+
+def test_quick_processor_answers_do_not_wait_behind_many_hung_calls(tmp_path, procs):
+    """gRPC's gevent mode waits for each call in a native thread. With gevent's hub threadpool
+    (10 threads) a quick answer waited behind 10 hung calls until one of them reached its
+    deadline; EdgePort's own wait threads (grpc_waits.py) let every quick answer through."""
+    edge = start(
+        tmp_path, procs, processor_args=["--slow-every", "2", "--slow-delay", "30"], processor_timeout=3
+    )
+    peer = UdpPeer(timeout=20)
+    requests = 24  # the processor's 2nd, 4th, ... call hangs: 12 hung calls, 12 quick ones
+    try:
+        for i in range(requests):
+            peer.send(request("OPTIONS", "sip:127.0.0.1", peer.address, call_id=f"hung-{i}"),
+                      ("127.0.0.1", edge.port))
+        statuses = [peer.receive()[0].status for _ in range(requests)]
+    finally:
+        peer.close()
+    print(f"\nhalf the processor calls hung: statuses in order of arrival {statuses}")
+    assert statuses == [200] * 12 + [503] * 12  # all quick answers before the first deadline
 
 
 
