@@ -50,7 +50,7 @@ class CompletionWaits:
         hub = get_hub()
         if hub is not self._hub:
             if self._hub is not None:  # a greenlet of another native thread: wait right here
-                return func(*args, **(kwds or {}))
+                return _call(func, args, kwds)
             self._start(hub)
         waiter = Waiter(hub)
         self._waiting += 1
@@ -87,7 +87,7 @@ class CompletionWaits:
                 watcher.send()
                 return
             try:
-                results.append((waiter, True, func(*args, **(kwds or {}))))
+                results.append((waiter, True, _call(func, args, kwds)))
             except BaseException as error:  # handed to the waiting greenlet, raised there
                 results.append((waiter, False, error))
             watcher.send()
@@ -109,6 +109,10 @@ class CompletionWaits:
                 waiter.switch(value)
             else:
                 waiter.throw(value)
+
+
+def _call(func: Callable[..., Any], args: tuple, kwds: dict | None) -> Any:
+    return func(*args, **kwds) if kwds else func(*args)  # gRPC passes no keywords
 
 
 def install(waits: CompletionWaits | None = None) -> CompletionWaits:
