@@ -70,6 +70,7 @@ class EdgePortApp:
             transactions=lambda: {"server": len(self.edge.servers), "client": len(self.edge.clients)},
             connections=lambda: len(self.network.table),
             greenlets=lambda: live_greenlets() - self.pool.idle_count,
+            processor_calls=lambda: self.processor.in_flight,
         )
         self.metrics.bind_events(self.events.stats)
         self.health = Health()

@@ -74,6 +74,12 @@ class ProcessorClient:
         self._closed = False
         self._healthy = True  # no failure seen yet
         self._last_success: float | None = None
+        self._in_flight = 0
+
+    @property
+    def in_flight(self) -> int:
+        """Calls sent and not answered (or failed) yet."""
+        return self._in_flight
 
     @property
     def healthy(self) -> bool:
@@ -90,6 +96,7 @@ class ProcessorClient:
     ) -> processor_pb2.MessageResponse:
         """Send one message to the processor; raise ``ProcessorUnavailable`` on any failure."""
         stub = self._get_stub()
+        self._in_flight += 1
         try:
             response = stub.ProcessMessage(request, timeout=self.timeout if timeout is None else timeout)
         except grpc.RpcError as error:
@@ -102,6 +109,8 @@ class ProcessorClient:
             reason = f"{type(error).__name__}: {error}"
             self._record_failure(reason)
             raise ProcessorUnavailable(reason) from error
+        finally:
+            self._in_flight -= 1
         self._record_success()
         return response
 

@@ -26,6 +26,9 @@ Metric names (all prefixed ``edgeport_``)::
     edgeport_transactions_open                        gauge, from bind_gauges(transactions=...)
     edgeport_connections_open                         gauge, from bind_gauges(connections=...)
     edgeport_greenlets                                gauge, from bind_gauges(greenlets=...)
+    edgeport_processor_calls_in_flight                gauge, from bind_gauges(processor_calls=...):
+                                                      calls sent and not answered yet (a processor
+                                                      that hangs shows here before any deadline)
     edgeport_events_published_total                   from bind_events(stats)
     edgeport_events_dropped_total                     from bind_events(stats)
 """
@@ -145,6 +148,7 @@ class Metrics:
         self._transactions: Callable[[], Any] | None = None
         self._connections: Callable[[], Any] | None = None
         self._greenlets: Callable[[], Any] | None = None
+        self._processor_calls: Callable[[], Any] | None = None
         self._events: Callable[[], Mapping[str, Any]] | None = None
         self.registry.register(_Collector(self))
 
@@ -202,6 +206,7 @@ class Metrics:
         transactions: Callable[[], Any] | None = None,
         connections: Callable[[], Any] | None = None,
         greenlets: Callable[[], Any] | None = None,
+        processor_calls: Callable[[], Any] | None = None,
     ) -> None:
         """Callables read at each scrape: a number, or a mapping ``{kind: number}`` (label ``kind``)."""
         if transactions is not None:
@@ -210,6 +215,8 @@ class Metrics:
             self._connections = connections
         if greenlets is not None:
             self._greenlets = greenlets
+        if processor_calls is not None:
+            self._processor_calls = processor_calls
 
     def bind_events(self, stats: Callable[[], Mapping[str, Any]]) -> None:
         """``stats()`` returns running totals ``{"published": n, "dropped": m}`` of the event bus."""
@@ -285,6 +292,8 @@ class _Collector(Collector):
             ("edgeport_transactions_open", m._transactions, "Open SIP transactions."),
             ("edgeport_connections_open", m._connections, "Open connections (TCP, TLS, WS, WSS)."),
             ("edgeport_greenlets", m._greenlets, "Greenlets at work (messages, timers, connections)."),
+            ("edgeport_processor_calls_in_flight", m._processor_calls,
+             "Processor calls sent and not answered yet."),
         ):
             if fn is None:
                 continue

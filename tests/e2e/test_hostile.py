@@ -429,8 +429,10 @@ def test_quick_processor_answers_do_not_wait_behind_many_hung_calls(tmp_path, pr
     """gRPC's gevent mode waits for each call in a native thread. With gevent's hub threadpool
     (10 threads) a quick answer waited behind 10 hung calls until one of them reached its
     deadline; EdgePort's own wait threads (grpc_waits.py) let every quick answer through."""
+    env, ops, ops_port = with_ops()
     edge = start(
-        tmp_path, procs, processor_args=["--slow-every", "2", "--slow-delay", "30"], processor_timeout=3
+        tmp_path, procs, processor_args=["--slow-every", "2", "--slow-delay", "30"], processor_timeout=6,
+        env=env, ops=ops,
     )
     peer = UdpPeer(timeout=20)
     requests = 24  # the processor's 2nd, 4th, ... call hangs: 12 hung calls, 12 quick ones
@@ -438,11 +440,15 @@ def test_quick_processor_answers_do_not_wait_behind_many_hung_calls(tmp_path, pr
         for i in range(requests):
             peer.send(request("OPTIONS", "sip:127.0.0.1", peer.address, call_id=f"hung-{i}"),
                       ("127.0.0.1", edge.port))
-        statuses = [peer.receive()[0].status for _ in range(requests)]
+        statuses = [peer.receive()[0].status for _ in range(12)]
+        in_flight = total(samples(ops_port), "edgeport_processor_calls_in_flight")  # well before 6 s
+        statuses += [peer.receive()[0].status for _ in range(12)]
     finally:
         peer.close()
     print(f"\nhalf the processor calls hung: statuses in order of arrival {statuses}")
     assert statuses == [200] * 12 + [503] * 12  # all quick answers before the first deadline
+    assert in_flight == 12  # the hung calls, visible before they fail
+    assert total(samples(ops_port), "edgeport_processor_calls_in_flight") == 0
 
 
 

@@ -410,9 +410,11 @@ def test_parse_errors_retransmissions_gauges_and_events():
 
     table = ConnectionTable()
     stats = {"published": 7, "dropped": 2}
-    metrics.bind_gauges(transactions=lambda: {"server": 3, "client": 1}, connections=lambda: len(table))
+    metrics.bind_gauges(transactions=lambda: {"server": 3, "client": 1}, connections=lambda: len(table),
+                        processor_calls=lambda: 4)
     metrics.bind_events(lambda: stats)
     samples = scrape(metrics)
+    assert sample(samples["edgeport_processor_calls_in_flight"], "edgeport_processor_calls_in_flight") == 4
     transactions = {s.labels["kind"]: s.value for s in samples["edgeport_transactions_open"]}
     assert transactions == {"server": 3, "client": 1}
     assert sample(samples["edgeport_connections_open"], "edgeport_connections_open") == 0
