@@ -56,8 +56,7 @@ class CompletionWaits:
         self._waiting += 1
         if self._waiting == 1:
             self._watcher.ref = True  # the loop must not end while a wait is out
-        if self._waiting > self._threads and self._threads < self.max_threads:
-            self._start_thread()
+        self._start_thread_if_all_taken()
         self._tasks.put((waiter, func, args, kwds))
         return waiter.get()
 
@@ -74,9 +73,11 @@ class CompletionWaits:
     def _forget_threads(self) -> None:
         self._hub = None  # the threads did not follow the fork: start afresh at the next wait
 
-    def _start_thread(self) -> None:
-        self._threads += 1
-        _start_native_thread(self._work, (self._tasks, self._results, self._watcher))
+    def _start_thread_if_all_taken(self) -> None:
+        """One more thread when there are more waits out than threads, within the bound."""
+        if self._waiting > self._threads and self._threads < self.max_threads:
+            self._threads += 1
+            _start_native_thread(self._work, (self._tasks, self._results, self._watcher))
 
     def _work(self, tasks: _queue.SimpleQueue, results: collections.deque, watcher) -> None:
         while True:
@@ -99,8 +100,7 @@ class CompletionWaits:
             waiter, outcome, value = results.popleft()
             if outcome is _THREAD_ENDED:
                 self._threads -= 1
-                if self._waiting > self._threads:  # a wait came in as the thread gave up
-                    self._start_thread()
+                self._start_thread_if_all_taken()  # a wait may have come in as the thread gave up
                 continue
             self._waiting -= 1
             if self._waiting == 0:
