@@ -4,9 +4,10 @@
     .venv/bin/python bench/bench_grpc.py --target 127.0.0.1:51904   # an already running processor
     .venv/bin/python bench/bench_grpc.py --compare-threads          # + the same client without gevent
 
-Each measurement is a child process set up exactly like EdgePort (edgeport_lib/cli.py):
-GRPC_ENABLE_FORK_SUPPORT=0, gevent.monkey.patch_all(), grpc.experimental.gevent.init_gevent(),
-all before anything else is imported. It creates one ``ProcessorClient`` (EdgePort's channel
+Each measurement is a child process set up exactly like EdgePort (edgeport_lib/cli.py): it
+imports edgeport_lib.gevent_setup before anything else (GRPC_ENABLE_FORK_SUPPORT=0,
+gevent.monkey.patch_all(), grpc.experimental.gevent.init_gevent(), gRPC's blocking waits on
+grpc_waits' native threads). It creates one ``ProcessorClient`` (EdgePort's channel
 options, 5 s deadline), warms it up, then N greenlets call ``process()`` in a loop for --seconds
 with the MessageRequest of a sipp INVITE to the static route (``sip:service@...``: the
 reference processor answers with a request to forward, the same work as in an EdgePort call),
@@ -24,14 +25,10 @@ from __future__ import annotations
 import os
 import sys
 
-if __name__ == "__main__" and "--worker" in sys.argv and "--threads" not in sys.argv:  # as cli.py does
-    os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "0")
-    from gevent import monkey
-
-    monkey.patch_all()
-    import grpc.experimental.gevent
-
-    grpc.experimental.gevent.init_gevent()
+if __name__ == "__main__" and "--worker" in sys.argv and "--threads" not in sys.argv:
+    # set up as EdgePort is (cli.py): patch_all, init_gevent and gRPC's waits on grpc_waits' threads
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    import edgeport_lib.gevent_setup  # noqa: F401
 
 import argparse  # noqa: E402
 import json  # noqa: E402
