@@ -262,7 +262,7 @@ class Edge:
             return False
 
     def _in_progress(self, request: SipMessage) -> bool:
-        via = routing.parse_via(request.values("Via")[0])
+        via = routing.top_via(request)
         return self._server_for(request, via, routing.transaction_branch(request, via)) is not None
 
     def _server_for(self, request: SipMessage, via, branch: str) -> ServerTransaction | None:
@@ -456,7 +456,7 @@ class Edge:
 
     # -- responses ------------------------------------------------------------------------------
     def _on_response(self, msg: SipMessage, flow: Flow) -> None:
-        top_via = msg.values("Via")[0]
+        top_via = msg.top_via or ""
         branch = self._sent_vias.get(top_via)
         if branch is None:
             branch = routing.parse_via(top_via).branch or ""
@@ -732,7 +732,7 @@ class Edge:
         response = make_response(msg, status, reason, headers)
         try:
             self._reply_on(flow, response)
-        except (SendError, SipParseError, IndexError) as error:
+        except (SendError, SipParseError, ValueError, IndexError) as error:
             log.info("could not send %s to %s:%s: %s", status, flow.remote[0], flow.remote[1], error)
 
     def _send(self, target: Target, message: SipMessage) -> None:

@@ -37,15 +37,27 @@ def replace_top_via(msg: SipMessage, via_text: str) -> None:
     raise ValueError("message has no Via")
 
 
+def top_via(msg: SipMessage) -> Via:
+    """The message's first Via element, parsed. Raises ValueError when it has none."""
+    text = msg.top_via
+    if text is None:
+        raise ValueError("message has no Via")
+    return parse_via(text)
+
+
 def stamp_received(msg: SipMessage, flow: Flow) -> Via:
-    """RFC 3581 on an incoming request: add received= and fill rport= on the top Via."""
-    via = parse_via(msg.values("Via")[0])
+    """RFC 3581 on an incoming request: add received= and fill rport= on the top Via.
+
+    A Via that needs neither (over UDP, no rport, sent-by already the source address) keeps its
+    text as received."""
+    via = top_via(msg)
     source_ip = flow.remote[0]
     has_rport = "rport" in via.params
+    if not (has_rport or flow.reliable or bare_host(via.host) != source_ip):
+        return via
     if has_rport or flow.reliable:
         via.params["rport"] = str(flow.remote[1])
-    if has_rport or bare_host(via.host) != source_ip or flow.reliable:
-        via.params["received"] = source_ip
+    via.params["received"] = source_ip
     replace_top_via(msg, str(via))
     return via
 
@@ -70,7 +82,7 @@ def sender_of(via: Via, flow: Flow) -> tuple[str, int]:
 
 def prepare_forwarded_via(msg: SipMessage, port_for: dict[str, int]) -> Via:
     """Give the processor's top Via a fresh branch and a port when it lacks them; that Via."""
-    via = parse_via(msg.values("Via")[0])
+    via = top_via(msg)
     changed = False
     if not via.branch or not via.branch.startswith(MAGIC_COOKIE):
         via.params = {"branch": new_branch(), **{k: v for k, v in via.params.items() if k != "branch"}}
@@ -93,8 +105,8 @@ def next_hop(msg: SipMessage, top_via: Via | None = None) -> Target:
     if not isinstance(uri, SipUri):
         raise ValueError(f"cannot route to a non-SIP URI: {uri}")
     if top_via is None:
-        vias = msg.values("Via")
-        top_via = parse_via(vias[0]) if vias else None
+        text = msg.top_via
+        top_via = parse_via(text) if text is not None else None
     transport = _transport_for(uri, top_via.transport if top_via else None)
     host = uri.params.get("maddr") or uri.host
     port = uri.port or _DEFAULT_PORTS.get(transport, 5060)
@@ -112,7 +124,7 @@ def _transport_for(uri: SipUri, via_transport: str | None) -> str:
 
 def response_target(msg: SipMessage) -> Target:
     """Where to send a response with no transaction: by its top Via (RFC 3261 18.2.2, RFC 3581)."""
-    via = parse_via(msg.values("Via")[0])
+    via = top_via(msg)
     host = via.params.get("maddr") or via.params.get("received") or via.host
     rport = via.params.get("rport")
     if rport and is_uint(rport):

@@ -176,9 +176,13 @@ def _reply_400(partial: SipMessage, reason: str, data: bytes) -> None:
         return
     response = _guard("400 reply", data, (), lambda: make_response(partial, 400, reason))
     try:
-        _guard("400 reply", data, (SipParseError, IndexError), lambda: _reply_on(response))
-    except (SipParseError, IndexError):
+        _guard("400 reply", data, _REPLY_ERRORS, lambda: _reply_on(response))
+    except _REPLY_ERRORS:
         pass
+
+
+# what Edge._reply_stateless catches around the send (ValueError: a response with no Via)
+_REPLY_ERRORS = (SipParseError, ValueError, IndexError)
 
 
 def _reply_on(response: SipMessage) -> None:

@@ -128,8 +128,17 @@ class SipMessage:
 
     @property
     def top_via(self) -> str | None:
-        vias = self.values("Via")
-        return vias[0] if vias else None
+        """The first Via element (one line may hold several), or None: values("Via")[0], without
+        splitting every line."""
+        for header in self.headers:
+            if header.key == "via":
+                value = header.value
+                if "," not in value:
+                    return value.strip()
+                elements = split_list(value)
+                if elements:  # `Via: ,` holds none: the top element is on a later line
+                    return elements[0]
+        return None
 
 
 class SentResponse(NamedTuple):
