@@ -401,7 +401,7 @@ class Edge:
         context = ClientContext(target, txn, credentials, caller_cseq=self._shift_cseq(out),
                                 challengeable=out if credentials else None)
         client = self.clients.create(out, via.branch or "", reliable=target.reliable, context=context)
-        context.sent_via = str(via)  # the top Via as sent when prepare_forwarded_via changed it
+        context.sent_via = out.top_via  # as it goes on the wire, and as responses bring it back
         self._sent_vias[context.sent_via] = client.key.branch
         txn.context.client = client
         if out.method == "INVITE" and self.events.enabled:
