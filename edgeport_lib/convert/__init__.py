@@ -27,9 +27,12 @@ class NetAddress:
     transport: str  # upper case: UDP, TCP, TLS, WS, WSS
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class EdgeInfo:
-    """What every MessageRequest says about this EdgePort (contract section 4)."""
+    """What every MessageRequest says about this EdgePort (contract section 4).
+
+    Compared and hashed by identity (eq=False): _edge_fields looks it up for every message, and
+    hashing its fields each time cost more than the lookup saves."""
 
     edge_port_ref: str
     listening_points: tuple[NetAddress, ...]
@@ -58,8 +61,9 @@ def message_request(converted: Converted, sender: NetAddress, edge: EdgeInfo) ->
     request.ref = msg.call_id
     request.method = _METHODS.get(msg.method if msg.is_request else msg.cseq[1], 0)
     _fill_net_interface(request.sender, sender)
-    for name in _EDGE_FIELDS:  # set anew if this request was sent before (auth on behalf)
-        request.ClearField(name)
+    if request.listening_points:  # sent before (auth on behalf): set anew
+        for name in _EDGE_FIELDS:
+            request.ClearField(name)
     request.MergeFromString(_edge_fields(edge))
     return request
 

@@ -6,6 +6,7 @@ so that from_proto.py can write unchanged headers back exactly as they came (the
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -116,8 +117,10 @@ class _Line(NamedTuple):  # a NamedTuple: built for every new line, and a frozen
     data: bytes  # every element for a repeated field or extensions; the first for a single field
 
 
-_LINES: dict[tuple[str, str], _Line] = {}
-_VIA_LINES: dict[tuple[str, str], _Line] = {}
+# OrderedDicts: dropping a plain dict's oldest key (del d[next(iter(d))]) first walks past the
+# slots of the keys dropped before it, ~6x slower at this size (2.7 against 0.44 us).
+_LINES: OrderedDict[tuple[str, str], _Line] = OrderedDict()
+_VIA_LINES: OrderedDict[tuple[str, str], _Line] = OrderedDict()
 LINE_CACHE_SIZE = 4096
 VIA_CACHE_SIZE = 1024
 # Longer lines are rare, and a sender could fill the tables with lines of the full 16 KB
@@ -136,11 +139,11 @@ def _line(key: str, name: str, value: str) -> _Line:
     return line
 
 
-def _remember(table: dict, size: int, key: tuple[str, str], value: object) -> None:
+def _remember(table: OrderedDict, size: int, key: tuple[str, str], value: object) -> None:
     if len(key[1]) > CACHED_LINE_LENGTH:
         return
     if len(table) >= size:
-        del table[next(iter(table))]  # the oldest
+        table.popitem(last=False)  # the oldest
     table[key] = value
 
 
@@ -267,7 +270,7 @@ def _fill_name_addr(target, value: str) -> dict:
 
 # A From, To or Route line is new in every call (a tag), but its address comes back in every
 # call of the same peer: its encoded protobuf is remembered by its text.
-_ADDRESSES: dict[tuple[str, str], bytes] = {}
+_ADDRESSES: OrderedDict[tuple[str, str], bytes] = OrderedDict()
 ADDRESS_CACHE_SIZE = 4096
 
 
