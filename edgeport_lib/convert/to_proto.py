@@ -6,6 +6,7 @@ so that from_proto.py can write unchanged headers back exactly as they came (the
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -134,7 +135,7 @@ def _line(key: str, name: str, value: str) -> _Line:
     table, size = (_VIA_LINES, VIA_CACHE_SIZE) if key == "via" else (_LINES, LINE_CACHE_SIZE)
     line = table.get((name, value))
     if line is None:
-        line = _encode_line(key, name, value)
+        line = _with_new_id(key, value) or _encode_line(key, name, value)
         _remember(table, size, (name, value), line)
     return line
 
@@ -201,6 +202,65 @@ _TAGS = {name: _varint(f.number << 3 | 2) for name, f in _FIELDS.items()}  # len
 def _field(fname: str, payload: bytes) -> bytes:
     """A length-delimited field of SIPMessage: tag, varint length, payload."""
     return _TAGS[fname] + _varint(len(payload)) + payload
+
+
+# A Via line is new in every transaction, and a From or To line in every call, but only by one
+# identifier: the branch, the tag. The rest (sent-by, rport, the address) comes back in every
+# request of the same peer. So a line of the plain shape `...;branch=<token>...` or
+# `...<uri>;tag=<token>...` is encoded as the remembered encoding of the line without that
+# parameter, followed by the fields it sets (a From's or To's tag is also in its `parameters`
+# map). Protobuf reads fields in any order and map entries as they come: the same message.
+# Quotes, comments, lists and a second parameter of the same name take the general path.
+_TOKEN = re.compile(r"[A-Za-z0-9.!%*_+`'~-]+")  # RFC 3261 25.1
+_ID_PARAMS = {"via": ";branch=", "from": ";tag=", "to": ";tag="}
+_WITHOUT_ID: OrderedDict[tuple[str, str], bytes] = OrderedDict()  # (field, line without it) -> item
+_FROM_FIELDS = pb.From.DESCRIPTOR.fields_by_name  # To numbers its fields the same way
+_PARAMETER_FIELDS = _FROM_FIELDS["parameters"].message_type.fields_by_name  # a map entry: key, value
+_ID_TAGS = {  # field -> tag byte of a length-delimited field
+    "branch": pb.Via.DESCRIPTOR.fields_by_name["branch"].number,
+    "tag": _FROM_FIELDS["tag"].number,
+    "parameters": _FROM_FIELDS["parameters"].number,
+    "key": _PARAMETER_FIELDS["key"].number,
+    "value": _PARAMETER_FIELDS["value"].number,
+}
+_ID_TAGS = {name: _varint(number << 3 | 2) for name, number in _ID_TAGS.items()}
+
+
+def _with_new_id(key: str, value: str) -> _Line | None:
+    param = _ID_PARAMS.get(key)
+    if param is None:
+        return None
+    start = value.find(param)
+    if start == -1 or '"' in value or "(" in value or "," in value:
+        return None
+    if key != "via" and not -1 < value.find(">") < start:  # a tag after <uri>, not in it
+        return None
+    end = value.find(";", start + len(param))
+    if end == -1:
+        end = len(value)
+    ident = value[start + len(param) : end]
+    rest = value[:start] + value[end:]
+    params = rest if key == "via" else rest[rest.find(">") :]  # a From's URI may say "tag"
+    if _TOKEN.fullmatch(ident) is None or param[1:-1] in params.lower():
+        return None
+    fname = SINGLE_FIELDS.get(key, "via")
+    payload = _WITHOUT_ID.get((fname, rest))
+    if payload is None:
+        item = _CLASSES[fname]()
+        _FILLERS[fname](item, valid_utf8(rest))
+        payload = item.SerializeToString()
+        _remember(_WITHOUT_ID, VIA_CACHE_SIZE, (fname, rest), payload)
+    ident_bytes = ident.encode()
+    if fname == "via":
+        payload += _delimited("branch", ident_bytes)
+    else:
+        entry = _delimited("key", b"tag") + _delimited("value", ident_bytes)
+        payload += _delimited("tag", ident_bytes) + _delimited("parameters", entry)
+    return _Line(fname, (value,), _field(fname, payload))
+
+
+def _delimited(name: str, data: bytes) -> bytes:
+    return _ID_TAGS[name] + _varint(len(data)) + data
 
 
 def _int_or_absent(value: str | None) -> int:
