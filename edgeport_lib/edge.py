@@ -104,7 +104,7 @@ class ServerContext:
     client: ClientTransaction | None = None
     cancelled: bool = False
     timers: dict[str, Any] = field(default_factory=dict)
-    reply_target: Target | None = None  # from the request's top Via: the same for every response
+    reply_target: Target | None = None  # by the request's top Via: the same for every response
 
 
 @dataclass(slots=True)
@@ -301,7 +301,7 @@ class Edge:
             self._reply_stateless(msg, flow, 503, headers=[_retry_after()])
             return
         try:
-            context = ServerContext(flow)
+            context = ServerContext(flow, reply_target=routing.reply_target(via))
             txn = self.servers.create(msg, branch, via.sent_by, reliable=flow.reliable, context=context)
         except TableFull:
             self._table_full("server")

@@ -124,7 +124,11 @@ def _transport_for(uri: SipUri, via_transport: str | None) -> str:
 
 def response_target(msg: SipMessage) -> Target:
     """Where to send a response with no transaction: by its top Via (RFC 3261 18.2.2, RFC 3581)."""
-    via = top_via(msg)
+    return reply_target(top_via(msg))
+
+
+def reply_target(via: Via) -> Target:
+    """Where responses go by this top Via: maddr, else received, else sent-by; rport's port."""
     host = via.params.get("maddr") or via.params.get("received") or via.host
     rport = via.params.get("rport")
     if rport and is_uint(rport):

@@ -429,7 +429,8 @@ class NonInviteServerTransaction(ServerTransaction):
             return []
         self.last_response = response
         final = _status(response) >= 200
-        return [Send(response), *self._goto(State.COMPLETED if final else State.PROCEEDING)]
+        actions = self._goto(State.COMPLETED if final else State.PROCEEDING)
+        return [Send(self.last_response), *actions]  # a final one as kept: serialized once
 
     def _enter(self, state: State) -> list[Action]:
         if state is State.COMPLETED:
