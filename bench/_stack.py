@@ -48,6 +48,26 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (EdgePort's workers under ``--workers N``)."""
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(p) for p in text.split()]
+
+
+def tree_cpu(pid: int) -> float:
+    """utime + stime so far of ``pid`` and of its children that are still running."""
+    total = 0.0
+    for p in [pid, *children(pid)]:
+        try:
+            total += cpu_seconds(p)
+        except OSError:
+            pass
+    return total
+
+
 def thread_cpu_seconds(pid: int, name: str) -> float:
     """utime + stime so far of the threads of ``pid`` named ``name`` (0 when there is none)."""
     total = 0.0
@@ -257,20 +277,35 @@ class EdgeProcess:
     process: Process
     port: int
     ops_port: int
+    workers: int = 1
 
     @property
     def pid(self) -> int:
         return self.process.popen.pid
 
+    @property
+    def ops_ports(self) -> list[int]:
+        """Worker i serves /metrics on spec.ops.port + i (edgeport_lib/workers.py)."""
+        return [self.ops_port + i for i in range(self.workers)]
+
+    def processes(self) -> list[int]:
+        """The pids doing the work: EdgePort itself, or its workers under ``--workers N``."""
+        return children(self.pid) if self.workers > 1 else [self.pid]
+
 
 def start_edgeport(workdir: Path, processor_port: int, env: dict | None = None,
-                   prefix: list[str] | None = None, limits: dict | None = None) -> EdgeProcess:
+                   prefix: list[str] | None = None, limits: dict | None = None,
+                   workers: int = 1) -> EdgeProcess:
     """EdgePort on UDP and TCP (same port) with its /metrics on a free port (ENABLE_HEALTHCHECKS).
 
     ``prefix``: a command put before ``python edgeport.py`` (e.g. a profiler); ``limits``:
-    ``spec.limits`` (the defaults when None).
+    ``spec.limits`` (the defaults when None); ``workers``: ``--workers N``, each worker with
+    /metrics on the next port (those ports are checked free too).
     """
-    port, ops_port = free_udp_tcp_port(), free_port("tcp")
+    port = free_udp_tcp_port()
+    ops_port = free_port("tcp")
+    while workers > 1 and not all(_port_free(ops_port + i) for i in range(1, workers)):
+        ops_port = free_port("tcp")
     config = {
         "kind": "EdgePort", "apiVersion": "v2beta1", "ref": "edgeport-bench",
         "spec": {
@@ -287,9 +322,23 @@ def start_edgeport(workdir: Path, processor_port: int, env: dict | None = None,
     path = workdir / "edgeport.yaml"
     path.write_text(yaml.safe_dump(config))
     child_env = {"ENABLE_HEALTHCHECKS": "true", **(env or {})}
-    process = start_process([*(prefix or []), PYTHON, str(REPO / "edgeport.py"), str(path)],
-                            ready_line="ready:", timeout=30, env=child_env)
-    return EdgeProcess(process, port, ops_port)
+    command = [*(prefix or []), PYTHON, str(REPO / "edgeport.py"), str(path)]
+    if workers > 1:
+        command += ["--workers", str(workers)]
+    process = start_process(command, ready_line="workers ready" if workers > 1 else "ready:",
+                            timeout=30, env=child_env)
+    return EdgeProcess(process, port, ops_port, workers)
+
+
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 # -- metrics ----------------------------------------------------------------------------------------
@@ -327,6 +376,23 @@ def scrape(ops_port: int) -> Scrape:
             gauges[family.name] = sum(s.value for s in family.samples)
     return Scrape(histograms, sums, counters["edgeport_sip_messages_received"],
                   counters["edgeport_sip_messages_sent"], gauges)
+
+
+def scrape_all(ops_ports: list[int]) -> Scrape:
+    """One Scrape summing those of every port (every worker's)."""
+    total = Scrape({}, {}, 0.0, 0.0, {})
+    for one in (scrape(port) for port in ops_ports):
+        for name, buckets in one.histograms.items():
+            into = total.histograms.setdefault(name, {})
+            for le, count in buckets.items():
+                into[le] = into.get(le, 0.0) + count
+        for name, value in one.sums.items():
+            total.sums[name] = total.sums.get(name, 0.0) + value
+        for name, value in one.gauges.items():
+            total.gauges[name] = total.gauges.get(name, 0.0) + value
+        total.received += one.received
+        total.sent += one.sent
+    return total
 
 
 def histogram_delta(before: Scrape, after: Scrape, name: str) -> tuple[list[tuple[float, float]], float]:
@@ -371,13 +437,13 @@ class Window:
     cpu_after: float = 0.0
 
     def __enter__(self) -> Window:
-        self.before = scrape(self.edge.ops_port)
-        self.cpu_before = cpu_seconds(self.edge.pid)
+        self.before = scrape_all(self.edge.ops_ports)
+        self.cpu_before = tree_cpu(self.edge.pid)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.cpu_after = cpu_seconds(self.edge.pid)
-        self.after = scrape(self.edge.ops_port)
+        self.cpu_after = tree_cpu(self.edge.pid)
+        self.after = scrape_all(self.edge.ops_ports)
 
     def figures(self, calls: int) -> dict:
         handling, handling_sum = histogram_delta(self.before, self.after, "edgeport_message_handling_seconds")
@@ -404,8 +470,9 @@ class Window:
             "cpu_s": round(cpu, 2),
             "cpu_ms_per_call": round(cpu / calls * 1e3, 3) if calls else None,
             "cpu_us_per_message": round(cpu / messages * 1e6, 1) if messages else None,
-            "vmhwm_kb": status_kb(self.edge.pid, "VmHWM"),
-            "vmrss_kb": status_kb(self.edge.pid, "VmRSS"),
+            # with workers: the sum over them (each has its own peak)
+            "vmhwm_kb": sum(status_kb(pid, "VmHWM") for pid in self.edge.processes()),
+            "vmrss_kb": sum(status_kb(pid, "VmRSS") for pid in self.edge.processes()),
         }
 
 

@@ -1,6 +1,6 @@
 """EdgePort under sipp: highest call rate with no failed call, time and CPU it adds, memory, profile.
 
-    .venv/bin/python bench/bench_edgeport.py [--transports udp,tcp] [--json]     # rates (~7 min)
+    .venv/bin/python bench/bench_edgeport.py [--transports udp,tcp] [--workers 1] [--json]  # rates (~8 min)
     .venv/bin/python bench/bench_edgeport.py --memory [--memory-rate 55]         # leak check (~3 min)
     .venv/bin/python bench/bench_edgeport.py --profile 20 [--profile-rate 60]    # py-spy hotspots (~40 s)
     .venv/bin/python bench/bench_edgeport.py --gc 30 [--profile-rate 60]         # GC pauses (~75 s)
@@ -35,6 +35,11 @@ The gRPC ceiling (bench_grpc.py, EdgePort's ProcessorClient under gevent against
 reference processor) is measured before the first transport and after the last; the better of
 the two, divided by 6 round trips per call, is the ceiling a call's processor round trips allow;
 "ratio" is max / that.
+
+--workers N: the rates with EdgePort's ``--workers N`` (SO_REUSEPORT). sipp then uses one socket
+per call (-t un / tn), so that the kernel spreads the calls over the workers; the figures from
+EdgePort add up those of every worker (each serves /metrics on its own port; CPU and VmHWM are
+summed over the processes).
 
 --memory: one fresh EdgePort over UDP at --memory-rate (55/s, well below the ~75-100 calls/s
 this shared 2-core machine sustains, so no call fails and no retransmission inflates the
@@ -108,9 +113,11 @@ TARGETS = {
 class Stack:
     """uas (UDP and TCP), one reference processor, and an EdgePort that can be started afresh."""
 
-    def __init__(self, workdir: Path, call_ms: int = 1000, edge_prefix: list[str] | None = None) -> None:
+    def __init__(self, workdir: Path, call_ms: int = 1000, edge_prefix: list[str] | None = None,
+                 workers: int = 1) -> None:
         self.workdir = workdir
         self.call_ms = call_ms
+        self.workers = workers  # EdgePort's --workers
         self.edge_prefix = edge_prefix
         self.limits: dict | None = None  # spec.limits of the next fresh EdgePort
         self.uas: dict[str, tuple[subprocess.Popen, int]] = {}
@@ -137,7 +144,7 @@ class Stack:
             time.sleep(0.3)
         self.fresh_uas()
         self.edge = start_edgeport(self.workdir, self.processor_port, prefix=self.edge_prefix,
-                                   limits=self.limits)
+                                   limits=self.limits, workers=self.workers)
         return self.edge
 
     def fresh_uas(self) -> None:
@@ -159,8 +166,13 @@ class Stack:
 
     def uac(self, transport: str, rate: float, seconds: float) -> SippRun:
         self.check_uas()
+        # with workers, one socket (one source port) per call: the kernel spreads calls over the
+        # workers by source address, and one socket would give them all to one (as bench_workers)
+        mode = None
+        if self.workers > 1:
+            mode = ["-t", "un" if transport == "udp" else "tn", "-max_socket", "5000"]
         return run_uac(f"127.0.0.1:{self.edge.port}", rate, max(1, int(rate * seconds)), transport,
-                       self.workdir, user=f"service-{transport}", call_ms=self.call_ms)
+                       self.workdir, user=f"service-{transport}", call_ms=self.call_ms, mode=mode)
 
     def close(self) -> None:
         if self.edge is not None:
@@ -233,7 +245,8 @@ def rates_mode(args) -> dict:
     concurrencies = [int(c) for c in args.grpc_concurrency.split(",")]
     result: dict = {"transports": []}
     with tempfile.TemporaryDirectory(prefix="bench-edgeport-") as tmp:
-        stack = Stack(Path(tmp), args.call_ms)
+        stack = Stack(Path(tmp), args.call_ms, workers=args.workers)
+        result["workers"] = args.workers
         try:
             pid = stack.processor.popen.pid
             log("gRPC ceiling (before)")
@@ -316,8 +329,8 @@ def print_rates(result: dict) -> None:
           f"gRPC client CPU {result['grpc_client_cpu_us_per_call']} us/call")
     for g, when in zip(result["grpc"], ("before", "after"), strict=False):
         print(f"  {when}: " + ", ".join(f"x{r['concurrency']} {r['calls_per_s']:,.0f}/s" for r in g["rows"]))
-    print("\nSummary (targets: ratio >= 0.75, own CPU <= 150 us/msg, half-rate p50 <= 2000 us, "
-          "p99 <= 10000 us)")
+    print(f"\nSummary, EdgePort --workers {result['workers']} (targets: ratio >= 0.75, own CPU <= 150 "
+          "us/msg, half-rate p50 <= 2000 us, p99 <= 10000 us)")
     rows = [{**r, "met": " ".join(k for k, v in r["met"].items() if v) or "none"} for r in result["summary"]]
     print(table(rows, [
         ("transport", "transport"), ("max_cps", "max cps"), ("ratio", "ratio"),
@@ -602,8 +615,12 @@ def main() -> None:
     parser.add_argument("--profile-out", default=str(Path(tempfile.gettempdir()) / "edgeport-profile"),
                         help="directory for the raw stacks (default /tmp/edgeport-profile)")
     parser.add_argument("--top", type=int, default=15, help="functions listed (default 15)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="EdgePort's --workers for the rates (default 1; the other modes use 1)")
     parser.add_argument("--json", action="store_true", help="print only a JSON object")
     args = parser.parse_args()
+    if args.workers != 1 and (args.memory or args.profile or args.gc):
+        parser.error("--workers applies to the rates only")
 
     load_before = loadavg()
     if args.memory:

@@ -43,7 +43,6 @@ from _stack import (  # noqa: E402
     PYTHON,
     REPO,
     SippRun,
-    cpu_seconds,
     free_udp_tcp_port,
     loadavg,
     log,
@@ -53,27 +52,10 @@ from _stack import (  # noqa: E402
     stop,
     stop_gracefully,
     table,
+    tree_cpu,
 )
 
 from tests.helpers import Process, free_port, start_process  # noqa: E402
-
-
-def children(pid: int) -> list[int]:
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return []
-    return [int(p) for p in text.split()]
-
-
-def tree_cpu(pid: int) -> float:
-    total = 0.0
-    for p in [pid, *children(pid)]:
-        try:
-            total += cpu_seconds(p)
-        except OSError:
-            pass
-    return total
 
 
 class Stack:
