@@ -9,6 +9,7 @@ Routr's processors do to every response they relay) takes a shortcut that writes
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 
 from ..protocol import sipmessage_pb2 as pb
 from ..sip.auth import format_challenge
@@ -17,7 +18,7 @@ from ..sip.message import Header, SipMessage
 from ..sip.responses import add_to_tag, new_tag
 from ..sip.status import reason_phrase
 from .response_types import response_type_for, status_for
-from .to_proto import GATEWAY_AUTH, REPEATED_FIELDS, SINGLE_FIELDS, Converted
+from .to_proto import CACHED_LINE_LENGTH, GATEWAY_AUTH, REPEATED_FIELDS, SINGLE_FIELDS, Converted
 
 _FIELD_HEADER = {field: canonical_name(key) for key, field in {**REPEATED_FIELDS, **SINGLE_FIELDS}.items()}
 _DIALOG_CREATING = frozenset({"INVITE", "SUBSCRIBE", "REFER", "NOTIFY"})
@@ -52,7 +53,23 @@ def _checked(text: str, what: str) -> str:
 
 
 def _format(fname: str, value) -> str:
-    return _checked(_FORMATTERS[fname](value), f"{_FIELD_HEADER[fname]} header")
+    """The header text of a field the processor set or changed.
+
+    Processors add the same items to every request (their own Via, without a branch, and
+    Record-Route): their texts are remembered, by the item's encoding, in a bounded table."""
+    key = (fname, value.SerializeToString())
+    text = _FORMATTED.get(key)
+    if text is None:
+        text = _checked(_FORMATTERS[fname](value), f"{_FIELD_HEADER[fname]} header")
+        if len(key[1]) <= CACHED_LINE_LENGTH:  # never let long values fill memory
+            if len(_FORMATTED) >= FORMATTED_CACHE_SIZE:
+                _FORMATTED.popitem(last=False)  # the oldest
+            _FORMATTED[key] = text
+    return text
+
+
+_FORMATTED: OrderedDict[tuple[str, bytes], str] = OrderedDict()
+FORMATTED_CACHE_SIZE = 1024
 
 
 def _reason_text(reason: str) -> str:
@@ -194,6 +211,7 @@ def _body(returned: pb.SIPMessage, original: Converted) -> bytes:
 
 
 def _headers(returned: pb.SIPMessage, original: Converted, order: tuple[str, ...]) -> list[Header]:
+    """Plain loops: a comprehension per field would cost a call each (Python 3.11)."""
     headers: list[Header] = []
     for fname in order:
         if fname in _REPEATED:
@@ -204,9 +222,11 @@ def _headers(returned: pb.SIPMessage, original: Converted, order: tuple[str, ...
         else:
             continue
         name = _FIELD_HEADER[fname]
-        headers += [Header(name, text) for text in texts]
+        for text in texts:
+            headers.append(Header(name, text))
     if returned.extensions == original.pb.extensions:
-        headers += [Header(name, line) for name, line in original.extension_headers]
+        for name, line in original.extension_headers:
+            headers.append(Header(name, line))
     else:
         headers += _extensions(returned, original)
     return headers

@@ -153,3 +153,29 @@ def test_whatever_strings_the_processor_sets_no_line_is_added_or_broken(data) ->
     head = serialize(out).split(b"\r\n\r\n", 1)[0].split(b"\r\n")
     assert len(head) == len(out.headers) + 2  # start line, headers, Content-Length
     assert not any(byte < 0x20 and byte != 0x09 or byte == 0x7F for line in head for byte in line)
+
+
+def _forwarded_with_record_route(host: str) -> bytes:
+    converted = to_protobuf(parse_message(INVITE))
+    returned = pb.SIPMessage()
+    returned.CopyFrom(converted.pb)
+    returned.record_route.add().address.uri.host = host
+    return serialize(from_protobuf(returned, converted))
+
+
+def test_remembered_texts_of_processor_items_are_theirs_and_bounded() -> None:
+    from edgeport_lib.convert import from_proto
+
+    first = _forwarded_with_record_route("edge-1.example.com")
+    assert b"Record-Route: <sip:edge-1.example.com>\r\n" in first
+    assert _forwarded_with_record_route("edge-1.example.com") == first  # remembered: the same
+    assert b"<sip:edge-2.example.com>" in _forwarded_with_record_route("edge-2.example.com")
+    for n in range(from_proto.FORMATTED_CACHE_SIZE + 10):
+        _forwarded_with_record_route(f"edge-{n}.example.com")
+    assert len(from_proto._FORMATTED) <= from_proto.FORMATTED_CACHE_SIZE
+
+
+def test_a_refused_value_is_refused_every_time() -> None:
+    for _ in range(2):  # never remembered as a text
+        with pytest.raises(InvalidProcessorMessage):
+            _forwarded_with_record_route("edge.example.com\r\nX-Injected: 1")
