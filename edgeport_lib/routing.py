@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
 
 from .sip.address import parse_name_addr
 from .sip.headers import split_list
@@ -82,7 +85,11 @@ def sender_of(via: Via, flow: Flow) -> tuple[str, int]:
 
 def prepare_forwarded_via(msg: SipMessage, port_for: dict[str, int]) -> Via:
     """Give the processor's top Via a fresh branch and a port when it lacks them; that Via."""
-    via = top_via(msg)
+    text = msg.top_via
+    if text is None:
+        raise ValueError("message has no Via")
+    via = _remembered(_PROCESSOR_VIAS, (text,), _parse_via)
+    via = Via(via.transport, via.host, via.port, dict(via.params), via.protocol)  # changed below
     changed = False
     if not via.branch or not via.branch.startswith(MAGIC_COOKIE):
         via.params = {"branch": new_branch(), **{k: v for k, v in via.params.items() if k != "branch"}}
@@ -100,17 +107,47 @@ def next_hop(msg: SipMessage, top_via: Via | None = None) -> Target:
 
     `top_via` is the message's top Via when the caller has it parsed already.
     """
-    routes = msg.values("Route")
-    uri = parse_name_addr(routes[0]).uri if routes else parse_uri(msg.uri or "")
-    if not isinstance(uri, SipUri):
-        raise ValueError(f"cannot route to a non-SIP URI: {uri}")
     if top_via is None:
         text = msg.top_via
         top_via = parse_via(text) if text is not None else None
-    transport = _transport_for(uri, top_via.transport if top_via else None)
+    route = msg.first_element("route")
+    key = (route, "" if route is not None else msg.uri or "", top_via.transport if top_via else None)
+    return _remembered(_HOPS, key, _hop)
+
+
+def _hop(key: tuple[str | None, str, str | None]) -> Target:
+    route, request_uri, via_transport = key
+    uri = parse_name_addr(route).uri if route is not None else parse_uri(request_uri)
+    if not isinstance(uri, SipUri):
+        raise ValueError(f"cannot route to a non-SIP URI: {uri}")
+    transport = _transport_for(uri, via_transport)
     host = uri.params.get("maddr") or uri.host
     port = uri.port or _DEFAULT_PORTS.get(transport, 5060)
     return Target(transport, bare_host(host), port)
+
+
+# The same Routes, Request-URIs and processor Vias come back call after call (a trunk, a
+# registered phone, the processor's own Via): what they parse to is remembered by their text, in
+# bounded tables, oldest out first. Only what parsed is remembered; texts over 512 characters
+# never are. Targets are immutable; a remembered Via is copied before it is changed.
+_HOPS: OrderedDict[tuple[str | None, str, str | None], Target] = OrderedDict()
+_PROCESSOR_VIAS: OrderedDict[tuple[str], Via] = OrderedDict()
+REMEMBERED = 1024
+
+
+def _remembered(table: OrderedDict, key: tuple, parse: Callable[[tuple], Any]) -> Any:
+    found = table.get(key)
+    if found is None:
+        found = parse(key)  # raises for what does not parse: never remembered
+        if sum(len(part or "") for part in key) <= 512:
+            if len(table) >= REMEMBERED:
+                table.popitem(last=False)
+            table[key] = found
+    return found
+
+
+def _parse_via(key: tuple[str]) -> Via:
+    return parse_via(key[0])
 
 
 def _transport_for(uri: SipUri, via_transport: str | None) -> str:

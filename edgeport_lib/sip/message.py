@@ -128,15 +128,18 @@ class SipMessage:
 
     @property
     def top_via(self) -> str | None:
-        """The first Via element (one line may hold several), or None: values("Via")[0], without
-        splitting every line."""
+        return self.first_element("via")
+
+    def first_element(self, key: str) -> str | None:
+        """The first element of a list header (Via, Route...; `key` lower case), or None:
+        values(name)[0], without splitting every line."""
         for header in self.headers:
-            if header.key == "via":
+            if header.key == key:
                 value = header.value
                 if "," not in value:
                     return value.strip()
                 elements = split_list(value)
-                if elements:  # `Via: ,` holds none: the top element is on a later line
+                if elements:  # `Via: ,` holds none: the first element is on a later line
                     return elements[0]
         return None
 
