@@ -16,10 +16,9 @@ from edgeport_lib.convert import to_proto
 from edgeport_lib.protocol import sipmessage_pb2 as pb
 from edgeport_lib.sip.address import parse_name_addr
 from edgeport_lib.sip.errors import SipParseError
-from edgeport_lib.sip.headers import split_list
 from edgeport_lib.sip.message import valid_utf8
-from edgeport_lib.sip.parser import parse_message
 from fuzz import targets
+from tests.unit.header_values import header_values
 
 FIELDS = {"from": pb.From, "to": pb.To, "route": pb.Route, "record-route": pb.RecordRoute}
 SEEDS = [data for _, data in targets.load_corpus()]
@@ -63,16 +62,7 @@ def agree(key: str, value: str) -> None:
 
 
 def values_of(data: bytes) -> list[tuple[str, str]]:
-    try:
-        msg = parse_message(data)
-    except SipParseError:
-        return []
-    found = []
-    for header in msg.headers:
-        if header.key in FIELDS:
-            elements = split_list(header.value) if header.key.endswith("route") else [header.value]
-            found += [(header.key, element) for element in elements]
-    return found
+    return header_values(data, FIELDS)
 
 
 def test_corpus_values_convert_as_a_whole_parse_says() -> None:

@@ -15,9 +15,8 @@ import pytest
 from edgeport_lib.convert import to_proto
 from edgeport_lib.protocol import sipmessage_pb2 as pb
 from edgeport_lib.sip.errors import SipParseError
-from edgeport_lib.sip.headers import split_list
-from edgeport_lib.sip.parser import parse_message
 from fuzz import targets
+from tests.unit.header_values import header_values
 
 KEYS = ("via", "from", "to")
 SEEDS = [data for _, data in targets.load_corpus()]
@@ -40,16 +39,7 @@ ODD = [
 
 
 def values_of(data: bytes) -> list[tuple[str, str]]:
-    try:
-        msg = parse_message(data)
-    except SipParseError:
-        return []
-    found = []
-    for header in msg.headers:
-        if header.key in KEYS:
-            elements = split_list(header.value) if header.key == "via" else [header.value]
-            found += [(header.key, element) for element in elements]
-    return found
+    return header_values(data, KEYS)
 
 
 def decoded(line: to_proto._Line) -> pb.SIPMessage:
