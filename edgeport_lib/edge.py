@@ -101,10 +101,10 @@ def _retry_after() -> Header:
 @dataclass(slots=True)
 class ServerContext:
     flow: Flow
+    reply_target: Target  # by the request's top Via: the same for every response
     client: ClientTransaction | None = None
     cancelled: bool = False
     timers: dict[str, Any] = field(default_factory=dict)
-    reply_target: Target | None = None  # by the request's top Via: the same for every response
 
 
 @dataclass(slots=True)
@@ -301,7 +301,7 @@ class Edge:
             self._reply_stateless(msg, flow, 503, headers=[_retry_after()])
             return
         try:
-            context = ServerContext(flow, reply_target=routing.reply_target(via))
+            context = ServerContext(flow, routing.reply_target(via))
             txn = self.servers.create(msg, branch, via.sent_by, reliable=flow.reliable, context=context)
         except TableFull:
             self._table_full("server")
@@ -623,8 +623,6 @@ class Edge:
         if isinstance(txn, ServerTransaction):
             try:
                 context: ServerContext = txn.context
-                if context.reply_target is None:
-                    context.reply_target = routing.response_target(message)
                 self._reply_on(context.flow, message, context.reply_target)
             except SendError as error:
                 log.info("could not send %s response for %s: %s", message.status, message.call_id, error)
