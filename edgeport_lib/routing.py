@@ -42,10 +42,14 @@ def replace_top_via(msg: SipMessage, via_text: str) -> None:
 
 def top_via(msg: SipMessage) -> Via:
     """The message's first Via element, parsed. Raises ValueError when it has none."""
+    return parse_via(_top_via_text(msg))
+
+
+def _top_via_text(msg: SipMessage) -> str:
     text = msg.top_via
     if text is None:
         raise ValueError("message has no Via")
-    return parse_via(text)
+    return text
 
 
 def stamp_received(msg: SipMessage, flow: Flow) -> Via:
@@ -85,10 +89,7 @@ def sender_of(via: Via, flow: Flow) -> tuple[str, int]:
 
 def prepare_forwarded_via(msg: SipMessage, port_for: dict[str, int]) -> Via:
     """Give the processor's top Via a fresh branch and a port when it lacks them; that Via."""
-    text = msg.top_via
-    if text is None:
-        raise ValueError("message has no Via")
-    via = _remembered(_PROCESSOR_VIAS, (text,), _parse_via)
+    via = _remembered(_PROCESSOR_VIAS, (_top_via_text(msg),), _parse_via)
     via = Via(via.transport, via.host, via.port, dict(via.params), via.protocol)  # changed below
     changed = False
     if not via.branch or not via.branch.startswith(MAGIC_COOKIE):

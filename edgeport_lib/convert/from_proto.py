@@ -18,7 +18,7 @@ from ..sip.message import Header, SipMessage
 from ..sip.responses import add_to_tag, new_tag
 from ..sip.status import reason_phrase
 from .response_types import response_type_for, status_for
-from .to_proto import CACHED_LINE_LENGTH, GATEWAY_AUTH, REPEATED_FIELDS, SINGLE_FIELDS, Converted
+from .to_proto import GATEWAY_AUTH, REPEATED_FIELDS, SINGLE_FIELDS, Converted, _remember
 
 _FIELD_HEADER = {field: canonical_name(key) for key, field in {**REPEATED_FIELDS, **SINGLE_FIELDS}.items()}
 _DIALOG_CREATING = frozenset({"INVITE", "SUBSCRIBE", "REFER", "NOTIFY"})
@@ -61,10 +61,7 @@ def _format(fname: str, value) -> str:
     text = _FORMATTED.get(key)
     if text is None:
         text = _checked(_FORMATTERS[fname](value), f"{_FIELD_HEADER[fname]} header")
-        if len(key[1]) <= CACHED_LINE_LENGTH:  # never let long values fill memory
-            if len(_FORMATTED) >= FORMATTED_CACHE_SIZE:
-                _FORMATTED.popitem(last=False)  # the oldest
-            _FORMATTED[key] = text
+        _remember(_FORMATTED, FORMATTED_CACHE_SIZE, key, text)  # bounded, no long values
     return text
 
 

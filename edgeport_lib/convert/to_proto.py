@@ -140,7 +140,9 @@ def _line(key: str, name: str, value: str) -> _Line:
     return line
 
 
-def _remember(table: OrderedDict, size: int, key: tuple[str, str], value: object) -> None:
+def _remember(table: OrderedDict, size: int, key: tuple[str, str | bytes], value: object) -> None:
+    """Put `value` in `table` under `key`, dropping the oldest entry beyond `size`; never when
+    key[1], a line's text or an item's encoding, is longer than CACHED_LINE_LENGTH."""
     if len(key[1]) > CACHED_LINE_LENGTH:
         return
     if len(table) >= size:
