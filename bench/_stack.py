@@ -142,6 +142,12 @@ def sipp_mode(transport: str) -> list[str]:
     return ["-t", "t1"] if transport == "tcp" else []
 
 
+def sipp_socket_per_call(transport: str) -> list[str]:
+    """sipp's options for one socket (one source port) per call: the kernel then spreads the
+    calls over EdgePort's --workers by source address, where one socket would give all to one."""
+    return ["-t", "un" if transport == "udp" else "tn", "-max_socket", "5000"]
+
+
 def run_uac(remote: str, rate: float, calls: int, transport: str, workdir: Path,
             recv_timeout_ms: int = 5000, user: str = SERVICE, call_ms: int = 0,
             mode: list[str] | None = None) -> SippRun:

@@ -90,6 +90,7 @@ from _stack import (  # noqa: E402
     ramp,
     run_uac,
     scrape,
+    sipp_socket_per_call,
     start_edgeport,
     start_processor,
     start_uas,
@@ -166,11 +167,7 @@ class Stack:
 
     def uac(self, transport: str, rate: float, seconds: float) -> SippRun:
         self.check_uas()
-        # with workers, one socket (one source port) per call: the kernel spreads calls over the
-        # workers by source address, and one socket would give them all to one (as bench_workers)
-        mode = None
-        if self.workers > 1:
-            mode = ["-t", "un" if transport == "udp" else "tn", "-max_socket", "5000"]
+        mode = sipp_socket_per_call(transport) if self.workers > 1 else None
         return run_uac(f"127.0.0.1:{self.edge.port}", rate, max(1, int(rate * seconds)), transport,
                        self.workdir, user=f"service-{transport}", call_ms=self.call_ms, mode=mode)
 

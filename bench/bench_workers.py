@@ -48,6 +48,7 @@ from _stack import (  # noqa: E402
     log,
     ramp,
     run_uac,
+    sipp_socket_per_call,
     start_uas,
     stop,
     stop_gracefully,
@@ -106,7 +107,7 @@ class Stack:
         return int(re.search(r"port: (\d+)", text).group(1))
 
     def uac(self, rate: float, seconds: float) -> SippRun:
-        mode = ["-t", "un" if self.transport == "udp" else "tn", "-max_socket", "5000"]
+        mode = sipp_socket_per_call(self.transport)
         return run_uac(f"127.0.0.1:{self.edge_port}", rate, max(1, int(rate * seconds)), self.transport,
                        self.workdir, call_ms=self.call_ms, mode=mode)
 
