@@ -8,8 +8,6 @@ values come from the corpus and from mutations of it (the fuzzer's mutator, seed
 
 from __future__ import annotations
 
-import random
-
 import pytest
 
 from edgeport_lib.convert import to_proto
@@ -17,11 +15,9 @@ from edgeport_lib.protocol import sipmessage_pb2 as pb
 from edgeport_lib.sip.address import parse_name_addr
 from edgeport_lib.sip.errors import SipParseError
 from edgeport_lib.sip.message import valid_utf8
-from fuzz import targets
-from tests.unit.header_values import header_values
+from tests.unit.header_values import corpus_values, mutated_values
 
 FIELDS = {"from": pb.From, "to": pb.To, "route": pb.Route, "record-route": pb.RecordRoute}
-SEEDS = [data for _, data in targets.load_corpus()]
 EXTRA = [
     "*", '"Alice \\"A\\"" <sip:alice@atlanta.example.com;transport=tcp>;tag=88sja8x;x=1',
     "sip:bob@biloxi.example.com;tag=a6c85cf", "<tel:+15551234567;phone-context=x>;tag=1",
@@ -61,12 +57,8 @@ def agree(key: str, value: str) -> None:
         assert converted(key, value) == expected, (attempt, key, value)
 
 
-def values_of(data: bytes) -> list[tuple[str, str]]:
-    return header_values(data, FIELDS)
-
-
 def test_corpus_values_convert_as_a_whole_parse_says() -> None:
-    values = [pair for data in SEEDS for pair in values_of(data)]
+    values = corpus_values(FIELDS)
     values += [(key, value) for key in FIELDS for value in EXTRA]
     assert len(values) > 200
     for key, value in values:
@@ -74,11 +66,8 @@ def test_corpus_values_convert_as_a_whole_parse_says() -> None:
 
 
 def test_mutated_values_convert_as_a_whole_parse_says() -> None:
-    rnd = random.Random(7)
-    seeds = [data for data in SEEDS if values_of(data)]
-    for _ in range(2000):
-        for key, value in values_of(targets.mutate(rnd.choice(seeds), rnd, SEEDS)):
-            agree(key, value)
+    for key, value in mutated_values(FIELDS, seed=7):
+        agree(key, value)
 
 
 def test_the_address_is_parsed_once_for_many_tags() -> None:

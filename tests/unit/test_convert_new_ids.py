@@ -8,18 +8,14 @@ corpus, from mutations of it (the fuzzer's mutator, seeded) and from the odd cas
 
 from __future__ import annotations
 
-import random
-
 import pytest
 
 from edgeport_lib.convert import to_proto
 from edgeport_lib.protocol import sipmessage_pb2 as pb
 from edgeport_lib.sip.errors import SipParseError
-from fuzz import targets
-from tests.unit.header_values import header_values
+from tests.unit.header_values import corpus_values, mutated_values
 
 KEYS = ("via", "from", "to")
-SEEDS = [data for _, data in targets.load_corpus()]
 ODD = [
     ("via", "SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-1-2;rport=5070;received=127.0.0.1"),
     ("via", "SIP/2.0/TCP [2001:db8::1]:5060;rport;branch=z9hG4bKx;maddr=192.0.2.1;ttl=3"),
@@ -36,10 +32,6 @@ ODD = [
     ("to", "<sip:a@b.example.com>;tag=abc;TAG=def"),
     ("from", "<sip:a@b.example.com>;tag=a b"),
 ]
-
-
-def values_of(data: bytes) -> list[tuple[str, str]]:
-    return header_values(data, KEYS)
 
 
 def decoded(line: to_proto._Line) -> pb.SIPMessage:
@@ -68,17 +60,14 @@ def agree(key: str, value: str) -> bool:
 
 
 def test_corpus_and_odd_values_encode_as_the_general_path() -> None:
-    values = [pair for data in SEEDS for pair in values_of(data)] + ODD
+    values = corpus_values(KEYS) + ODD
     taken = sum(agree(key, value) for key, value in values)
     assert taken > 50  # the common shapes do take it
 
 
 def test_mutated_values_encode_as_the_general_path() -> None:
-    rnd = random.Random(11)
-    seeds = [data for data in SEEDS if values_of(data)]
-    for _ in range(2000):
-        for key, value in values_of(targets.mutate(rnd.choice(seeds), rnd, SEEDS)):
-            agree(key, value)
+    for key, value in mutated_values(KEYS, seed=11):
+        agree(key, value)
 
 
 @pytest.mark.parametrize("key, value", [pair for pair in ODD if "BRANCH" in pair[1] or "TAG" in pair[1]
