@@ -13,8 +13,10 @@ from collections import OrderedDict
 
 from ..protocol import sipmessage_pb2 as pb
 from ..sip.auth import format_challenge
+from ..sip.errors import SipParseError
 from ..sip.headers import LIST_HEADERS, canonical_name
 from ..sip.message import Header, SipMessage
+from ..sip.parser import check_mandatory
 from ..sip.responses import add_to_tag, new_tag
 from ..sip.status import reason_phrase
 from .response_types import response_type_for, status_for
@@ -97,6 +99,19 @@ def _field_by_field(returned: pb.SIPMessage, original: Converted) -> SipMessage:
         raise InvalidProcessorMessage("processor message has neither request_uri nor response_type")
     msg.headers = _headers(returned, original, order)
     msg.body = _body(returned, original)
+    return _valid_sip(msg)
+
+
+def _valid_sip(msg: SipMessage) -> SipMessage:
+    """`msg` when it has the headers every SIP message needs (a processor may have emptied the
+    Call-ID, dropped the From, changed the CSeq): a receiver would refuse it, with nobody told.
+    Vias are the edge's to check: a forwarded request needs the processor's, and a relayed
+    response may have none left (one to a request of the edge's own making)."""
+    try:
+        check_mandatory(msg, via=False)
+    except SipParseError as error:
+        problem = f"processor returned a message that is not valid SIP: {error.reason}"
+        raise InvalidProcessorMessage(problem) from None
     return msg
 
 
@@ -162,7 +177,7 @@ def local_response(request: Converted, returned: pb.SIPMessage) -> SipMessage:
     if status != 100:
         _ensure_to_tag(response)
     response.body = returned.body.encode("utf-8") if returned.body else b""
-    return response
+    return _valid_sip(response)
 
 
 def _ensure_to_tag(msg: SipMessage) -> None:

@@ -223,14 +223,22 @@ def _remember_name(name: str) -> str:
     return canonical
 
 
-def _check_mandatory(msg: SipMessage, keys: list[str]) -> None:
+def check_mandatory(msg: SipMessage, *, via: bool = True) -> None:
+    """What parse_message checks of the headers every message needs (RFC 3261 8.1.1): one From,
+    To, Call-ID (not empty) and CSeq (well-formed, its method the request's), a Via unless `via`
+    is False, and a valid Max-Forwards if any. For a message built rather than parsed; raises
+    SipParseError."""
+    _check_mandatory(msg, [header.key for header in msg.headers], via)
+
+
+def _check_mandatory(msg: SipMessage, keys: list[str], via: bool = True) -> None:
     headers = msg.headers
     for name, key in _SINGLETON_KEYS:
         count = keys.count(key)
         if count != 1:
             problem = "missing" if count == 0 else "duplicated"
             raise SipParseError(f"{problem} {name} header", msg)
-    if "via" not in keys or not _has_via_element(msg, headers[keys.index("via")].value):
+    if via and ("via" not in keys or not _has_via_element(msg, headers[keys.index("via")].value)):
         raise SipParseError("missing Via header", msg)
     if not headers[keys.index("call-id")].value.strip():
         raise SipParseError("empty Call-ID header", msg)

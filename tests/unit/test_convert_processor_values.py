@@ -95,6 +95,46 @@ def test_a_value_that_would_break_the_message_is_refused(change: str) -> None:
     assert SECRET not in str(refused.value)  # it is logged: the field, never the value
 
 
+def _cseq(value: str) -> Callable[[pb.SIPMessage], None]:
+    def change(m: pb.SIPMessage) -> None:
+        for ext in m.extensions:
+            if ext.name == "CSeq":
+                ext.value = value
+    return change
+
+
+def _without_cseq(m: pb.SIPMessage) -> None:
+    kept = [ext for ext in m.extensions if ext.name != "CSeq"]
+    del m.extensions[:]
+    m.extensions.extend(kept)
+
+
+# What a receiver would refuse (RFC 3261 8.1.1): refused here, with the header named.
+NOT_SIP: dict[str, tuple[Callable[[pb.SIPMessage], None], str]] = {
+    "empty Call-ID": (lambda m: setattr(m.call_id, "call_id", ""), "empty Call-ID"),
+    "no From": (lambda m: m.ClearField("from"), "missing From"),
+    "no To": (lambda m: m.ClearField("to"), "missing To"),
+    "no CSeq": (_without_cseq, "missing CSeq"),
+    "CSeq without a number": (_cseq("one INVITE"), "malformed CSeq"),
+    "CSeq of another method": (_cseq("1 BYE"), "CSeq method"),
+    "negative Max-Forwards": (lambda m: setattr(m.max_forwards, "max_forwards", -1), "Max-Forwards"),
+}
+
+
+@pytest.mark.parametrize("change", list(NOT_SIP))
+def test_a_message_a_receiver_would_refuse_is_refused(change: str) -> None:
+    edit, named = NOT_SIP[change]
+    with pytest.raises(InvalidProcessorMessage, match=named):
+        from_protobuf(*returned_with(edit))
+
+
+def test_a_local_response_without_its_call_id_is_refused() -> None:
+    converted = to_protobuf(parse_message(INVITE))
+    answer = pb.SIPMessage(response_type=pb.ResponseType.BUSY_HERE, call_id=pb.CallID(call_id=""))
+    with pytest.raises(InvalidProcessorMessage, match="empty Call-ID"):
+        local_response(converted, answer)
+
+
 def test_a_reason_phrase_with_a_line_break_is_refused_in_a_local_response() -> None:
     converted = to_protobuf(parse_message(INVITE))
     answer = pb.SIPMessage(response_type=pb.ResponseType.BUSY_HERE, reason_phrase="Busy\r\nX-Injected: 1")
@@ -150,9 +190,11 @@ def test_whatever_strings_the_processor_sets_no_line_is_added_or_broken(data) ->
         out = from_protobuf(returned, converted)
     except InvalidProcessorMessage:
         return
-    head = serialize(out).split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+    wire = serialize(out)
+    head = wire.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
     assert len(head) == len(out.headers) + 2  # start line, headers, Content-Length
     assert not any(byte < 0x20 and byte != 0x09 or byte == 0x7F for line in head for byte in line)
+    parse_message(wire)  # and a receiver can read it
 
 
 def _forwarded_with_record_route(host: str) -> bytes:
