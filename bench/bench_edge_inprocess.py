@@ -19,6 +19,15 @@ both ways, transactions, routing, metrics, greenlets, timers and sending. This i
 The best of --runs counts. --profile N prints the N functions with the most own time (cProfile,
 which slows everything down: use it for proportions, not for the figure).
 
+--layers runs the same calls through two stand-ins for the edge as well, each on the same
+transport, pool and peers, to show what the layers under EdgePort's own logic cost by themselves:
+
+* `relay`: parse, add a Via (and a Record-Route to an INVITE) or take the top Via off a
+  response, serialize, send: the floor of any SIP proxy in this harness;
+* `convert`: the relay, with the message converted to protobuf, handed to the processor and
+  converted back, as the edge does, but without transactions, timers, routing or metrics;
+* `edge`: EdgePort itself, the figure above.
+
 --retained measures memory instead: the bytes (tracemalloc) and GC-tracked objects each call
 leaves alive while its transactions wait out their timers, which absorb retransmissions.
 """
@@ -45,8 +54,10 @@ import tracemalloc  # noqa: E402
 import yaml  # noqa: E402
 from gevent.event import Event  # noqa: E402
 
+from edgeport_lib import routing  # noqa: E402
 from edgeport_lib.app import EdgePortApp  # noqa: E402
 from edgeport_lib.config import load_config  # noqa: E402
+from edgeport_lib.convert import NetAddress, from_protobuf, message_request, to_protobuf  # noqa: E402
 from edgeport_lib.reference_processor.processor import ReferenceProcessor  # noqa: E402
 from edgeport_lib.reference_processor.router import StaticRoute  # noqa: E402
 from edgeport_lib.sip.message import Header, SipMessage  # noqa: E402
@@ -184,6 +195,49 @@ class Bench:
         self.deliver(self.watch.run(build), self.uac)
 
 
+class StatelessRelay:
+    """A stand-in for the edge (see --layers): no transactions, no timers, no routing, no metrics.
+
+    Requests go to the callee, responses to the caller; an INVITE gets its 100 Trying, as from
+    the edge. With `convert`, the message goes to the processor and back as the edge sends it;
+    without, the relay adds or removes the one Via (and Record-Route) the processor would."""
+
+    def __init__(self, app: EdgePortApp, uac: Peer, uas: Peer, convert: bool) -> None:
+        self.app, self.uac, self.uas, self.convert = app, uac, uas, convert
+        self.udp = app.transports()[0]
+        self.via = f"SIP/2.0/UDP 127.0.0.1:{self.udp.port}"
+        self.record_route = f"<sip:127.0.0.1:{self.udp.port};transport=udp;lr>"
+
+    def handle(self, data: bytes, flow: Flow) -> None:
+        msg = parse_message(data)
+        out = self._through_processor(msg, flow) if self.convert else self._as_processor_would(msg)
+        if not msg.is_request:
+            self.udp.send(serialize(out), self.uac.address)
+            return
+        if msg.method == "INVITE":
+            self.udp.send(serialize(make_response(msg, 100)), flow.remote)
+        routing.prepare_forwarded_via(out, {"UDP": self.udp.port})  # its branch
+        self.udp.send(serialize(out), self.uas.address)
+
+    def _through_processor(self, msg: SipMessage, flow: Flow) -> SipMessage:
+        converted = to_protobuf(msg)
+        sender = NetAddress(flow.remote[0], flow.remote[1], flow.transport)
+        answer = self.app.processor.process(message_request(converted, sender, self.app.edge.edge_info))
+        return from_protobuf(answer.message, converted)
+
+    def _as_processor_would(self, msg: SipMessage) -> SipMessage:
+        if not msg.is_request:
+            del msg.headers[0]  # the edge's own Via, a line of its own
+            return msg
+        msg.headers.insert(0, Header("Via", self.via))
+        if msg.method == "INVITE":
+            msg.headers.insert(1, Header("Record-Route", self.record_route))
+        return msg
+
+
+LAYERS = ("relay", "convert", "edge")
+
+
 def build_app(workdir: Path, uas: Peer, watch: Stopwatch, **spec_extra) -> EdgePortApp:
     port = free_udp_tcp_port()
     config = edge_config(port, 1, protocols=("udp",), **spec_extra)
@@ -197,11 +251,13 @@ def build_app(workdir: Path, uas: Peer, watch: Stopwatch, **spec_extra) -> EdgeP
     return app
 
 
-def run_once(calls: int, profile: cProfile.Profile | None = None) -> dict:
+def run_once(calls: int, profile: cProfile.Profile | None = None, layer: str = "edge") -> dict:
     watch = Stopwatch()
     uac, uas = Peer(), Peer()
     app = build_app(Path(tempfile.mkdtemp(prefix="bench-edge-")), uas, watch)
     bench = Bench(app, uac, uas, watch)
+    if layer != "edge":
+        bench.handle = StatelessRelay(app, uac, uas, convert=layer == "convert").handle
     for n in range(50):  # warm-up: caches, allocator
         bench.call(n)
     watch.outside = 0.0
@@ -217,6 +273,7 @@ def run_once(calls: int, profile: cProfile.Profile | None = None) -> dict:
     app.edge.draining = True
     messages = calls * MESSAGES_PER_CALL
     return {
+        "layer": layer,
         "calls": calls,
         "messages": messages,
         "cpu_s": round(cpu, 3),
@@ -263,7 +320,11 @@ def main() -> None:
     parser.add_argument("--profile", type=int, default=0, metavar="N")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--retained", action="store_true", help="memory left per call, not CPU")
+    parser.add_argument("--layers", action="store_true", help="also through the stand-ins (see above)")
     args = parser.parse_args()
+    if args.layers:
+        print_layers(args.calls, args.runs, args.json)
+        return
     if args.retained:
         result = retained_per_call(args.calls)
         print(f"retained per call while its transactions wait: {result['bytes_per_call']} bytes, "
@@ -288,6 +349,24 @@ def main() -> None:
           f"(target 150 us)")
     if args.json:
         print(json.dumps({"bench": "edge_inprocess", "runs": runs, "best": best, "target_us": 150}))
+
+
+def print_layers(calls: int, runs: int, as_json: bool) -> None:
+    """Each layer `runs` times, the layers taking turns so that the machine's drift hits all alike."""
+    results: dict[str, list[float]] = {layer: [] for layer in LAYERS}
+    for _ in range(runs):
+        for layer in LAYERS:
+            results[layer].append(run_once(calls, layer=layer)["own_us_per_message"])
+    print(f"{'layer':>8} {'own us/msg, each run':>28} {'best':>7} {'added':>7}")
+    below = 0.0
+    for layer in LAYERS:
+        best = min(results[layer])
+        each = " / ".join(f"{v:.1f}" for v in results[layer])
+        print(f"{layer:>8} {each:>28} {best:>7.1f} {best - below:>7.1f}")
+        below = best
+    if as_json:
+        print(json.dumps({"bench": "edge_inprocess_layers", "calls": calls, "runs": results,
+                          "best": {layer: min(values) for layer, values in results.items()}}))
 
 
 if __name__ == "__main__":
