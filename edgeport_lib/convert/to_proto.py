@@ -190,6 +190,8 @@ def _request_uri_field(uri: str) -> bytes:
 
 
 def _varint(number: int) -> bytes:
+    if number < 0x80:  # most lengths: one byte, made once
+        return _ONE_BYTE[number]
     out = bytearray()
     while number > 0x7F:
         out.append(number & 0x7F | 0x80)
@@ -198,6 +200,7 @@ def _varint(number: int) -> bytes:
     return bytes(out)
 
 
+_ONE_BYTE = [bytes((n,)) for n in range(0x80)]
 _TAGS = {name: _varint(f.number << 3 | 2) for name, f in _FIELDS.items()}  # length-delimited
 
 

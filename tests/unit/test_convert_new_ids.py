@@ -80,3 +80,10 @@ def test_many_peers_and_branches_keep_the_table_bounded() -> None:
     for n in range(to_proto.VIA_CACHE_SIZE + 50):
         to_proto._with_new_id("via", f"SIP/2.0/UDP 10.0.{n // 250}.{n % 250}:5060;branch=z9hG4bK{n}")
     assert len(to_proto._WITHOUT_ID) <= to_proto.VIA_CACHE_SIZE
+
+
+def test_lengths_are_varints_as_protobuf_writes_them() -> None:
+    from google.protobuf.internal.encoder import _VarintBytes  # the reference
+
+    for number in [*range(300), 16_383, 16_384, 2**21 - 1, 2**21, 2**31 - 1]:
+        assert to_proto._varint(number) == _VarintBytes(number), number
