@@ -259,13 +259,16 @@ def _with_new_id(key: str, value: str) -> _Line | None:
     if fname == "via":
         payload += _delimited("branch", ident_bytes)
     else:
-        entry = _delimited("key", b"tag") + _delimited("value", ident_bytes)
+        entry = _TAG_KEY + _delimited("value", ident_bytes)
         payload += _delimited("tag", ident_bytes) + _delimited("parameters", entry)
     return _Line(fname, (value,), _field(fname, payload))
 
 
 def _delimited(name: str, data: bytes) -> bytes:
     return _ID_TAGS[name] + _varint(len(data)) + data
+
+
+_TAG_KEY = _delimited("key", b"tag")  # a From's or To's parameters map entry begins so
 
 
 def _int_or_absent(value: str | None) -> int:
