@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import socket
 import time
+from pathlib import Path
 
 import pytest
+import yaml
 
-from tests.helpers import free_port
+from tests.helpers import PYTHON, free_port, start_process
 
 from .ops_client import samples, total
 from .sipclient import TcpPeer, UdpPeer, cancel_of, request, response_to
@@ -175,6 +177,34 @@ def test_a_route_with_a_line_break_in_its_host_gets_500_and_sends_nothing(tmp_pa
         assert client.receive_until(lambda m: (m.status or 0) >= 200).status == 500
         line = edge.process.wait_for_line("unusable")
         assert "Request-URI" in line and "X-Injected" not in line
+    finally:
+        edge.process.kill()
+        processor.kill()
+
+
+BREAKING_PROCESSOR = Path(__file__).with_name("breaking_processor.py")
+
+
+@pytest.mark.parametrize(("breakage", "named"), [("call-id", "empty Call-ID"), ("cseq", "CSeq method")])
+def test_a_request_the_next_hop_would_refuse_gets_500_and_is_not_sent(tmp_path, peers, breakage, named):
+    """The processor empties the Call-ID, or gives the CSeq another method: the caller gets 500,
+    the next hop nothing, and the log names the header."""
+    client, downstream = peers(), peers()
+    routes = tmp_path / "routes.yaml"
+    route = {"host": "127.0.0.1", "port": downstream.address[1]}
+    routes.write_text(yaml.safe_dump({"routes": {"service": route}}))
+    processor_port = free_port("tcp")
+    processor = start_process(
+        [PYTHON, str(BREAKING_PROCESSOR), "--bind", f"127.0.0.1:{processor_port}", "--routes", str(routes),
+         "--break", breakage], ready_line="listening on", timeout=20)
+    edge = start_edgeport(tmp_path, processor_port)
+    try:
+        client.send(request("INVITE", "sip:service@127.0.0.1", client.address), ("127.0.0.1", edge.port))
+        assert client.receive_until(lambda m: (m.status or 0) >= 200).status == 500
+        assert named in edge.process.wait_for_line("unusable")
+        downstream.sock.settimeout(0.5)
+        with pytest.raises(TimeoutError):
+            downstream.receive()
     finally:
         edge.process.kill()
         processor.kill()
