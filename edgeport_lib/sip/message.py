@@ -63,7 +63,9 @@ class SipMessage:
     # -- header access --------------------------------------------------------------------
     def get(self, name: str) -> str | None:
         """The first header of that name (any case, compact forms accepted), or None."""
-        key = canonical_key(name)
+        return self._first_value(canonical_key(name))
+
+    def _first_value(self, key: str) -> str | None:
         for header in self.headers:
             if header.key == key:
                 return header.value
@@ -111,14 +113,15 @@ class SipMessage:
         self.headers = [h for h in self.headers if h.key != key]
 
     # -- common fields ---------------------------------------------------------------------
+    # call_id and cseq are read several times per message: their keys are looked up as they are
     @property
     def call_id(self) -> str:
-        return self.get("Call-ID") or ""
+        return self._first_value("call-id") or ""
 
     @property
     def cseq(self) -> tuple[int, str]:
         """(number, method) of the CSeq header; (0, "") when absent or unreadable."""
-        parts = (self.get("CSeq") or "").split(None, 1)
+        parts = (self._first_value("cseq") or "").split(None, 1)
         if len(parts) != 2 or not (parts[0].isascii() and parts[0].isdigit()):
             return 0, ""
         digits = parts[0]
