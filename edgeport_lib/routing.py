@@ -31,6 +31,9 @@ def replace_top_via(msg: SipMessage, via_text: str) -> None:
     """Replace the first Via element (which may share a line with others) by `via_text`."""
     for header in msg.headers:
         if header.key == "via":
+            if "," not in header.value:  # the usual: one element, alone on its line
+                header.value = via_text
+                return
             elements = split_list(header.value)
             if not elements:
                 continue  # `Via: ,` holds none: the top element is on a later line
@@ -89,16 +92,16 @@ def sender_of(via: Via, flow: Flow) -> tuple[str, int]:
 
 def prepare_forwarded_via(msg: SipMessage, port_for: dict[str, int]) -> Via:
     """Give the processor's top Via a fresh branch and a port when it lacks them; that Via."""
-    via = _remembered(_PROCESSOR_VIAS, (_top_via_text(msg),), _parse_via)
-    via = Via(via.transport, via.host, via.port, dict(via.params), via.protocol)  # changed below
-    changed = False
-    if not via.branch or not via.branch.startswith(MAGIC_COOKIE):
-        via.params = {"branch": new_branch(), **{k: v for k, v in via.params.items() if k != "branch"}}
-        changed = True
-    if via.port is None and via.transport in port_for:
-        via.port = port_for[via.transport]
-        changed = True
-    if changed:
+    via = _remembered(_PROCESSOR_VIAS, (_top_via_text(msg),), _parse_via)  # never changed: copied
+    fresh_branch = not via.branch or not via.branch.startswith(MAGIC_COOKIE)
+    missing_port = via.port is None and via.transport in port_for
+    params = dict(via.params)
+    if fresh_branch:
+        params.pop("branch", None)
+        params = {"branch": new_branch(), **params}
+    port = port_for[via.transport] if missing_port else via.port
+    via = Via(via.transport, via.host, port, params, via.protocol)
+    if fresh_branch or missing_port:
         replace_top_via(msg, str(via))
     return via
 

@@ -76,3 +76,15 @@ def test_the_tables_stay_bounded() -> None:
         routing.prepare_forwarded_via(request("sip:a@b", f"SIP/2.0/UDP 10.1.{n // 250}.{n % 250}"), PORTS)
     assert len(routing._HOPS) <= routing.REMEMBERED
     assert len(routing._PROCESSOR_VIAS) <= routing.REMEMBERED
+
+
+@pytest.mark.parametrize("lines, expected", [
+    (["SIP/2.0/UDP a;branch=z9hG4bK1", "SIP/2.0/UDP b"], ["NEW", "SIP/2.0/UDP b"]),
+    (["SIP/2.0/UDP a;branch=z9hG4bK1, SIP/2.0/TCP b", "SIP/2.0/UDP c"],
+     ["NEW, SIP/2.0/TCP b", "SIP/2.0/UDP c"]),
+    ([",", "SIP/2.0/UDP a, SIP/2.0/UDP b"], [",", "NEW, SIP/2.0/UDP b"]),  # no element on the first line
+])
+def test_the_top_via_element_is_replaced_wherever_it_is(lines: list[str], expected: list[str]) -> None:
+    msg = SipMessage(method="INVITE", uri="sip:b@c", headers=[Header("Via", line) for line in lines])
+    routing.replace_top_via(msg, "NEW")
+    assert [h.value for h in msg.headers] == expected
