@@ -28,6 +28,10 @@ transport, pool and peers, to show what the layers under EdgePort's own logic co
   converted back, as the edge does, but without transactions, timers, routing or metrics;
 * `edge`: EdgePort itself, the figure above.
 
+--steps times the main steps of the edge itself, as called from edge.py (wall time around each
+call, so a little more than the CPU: each timer adds ~0.3 us): parsing, the conversions both
+ways, `message_request` and serializing, per call of each and per message.
+
 --retained measures memory instead: the bytes (tracemalloc) and GC-tracked objects each call
 leaves alive while its transactions wait out their timers, which absorb retransmissions.
 """
@@ -54,6 +58,7 @@ import tracemalloc  # noqa: E402
 import yaml  # noqa: E402
 from gevent.event import Event  # noqa: E402
 
+from edgeport_lib import edge as edge_module  # noqa: E402
 from edgeport_lib import routing  # noqa: E402
 from edgeport_lib.app import EdgePortApp  # noqa: E402
 from edgeport_lib.config import load_config  # noqa: E402
@@ -68,6 +73,7 @@ from edgeport_lib.transports.base import Flow  # noqa: E402
 from tests.e2e.stack import edge_config, free_udp_tcp_port  # noqa: E402
 
 MESSAGES_PER_CALL = 6
+WARM_UP_CALLS = 50
 SDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\n"
 
 
@@ -258,13 +264,13 @@ def run_once(calls: int, profile: cProfile.Profile | None = None, layer: str = "
     bench = Bench(app, uac, uas, watch)
     if layer != "edge":
         bench.handle = StatelessRelay(app, uac, uas, convert=layer == "convert").handle
-    for n in range(50):  # warm-up: caches, allocator
+    for n in range(WARM_UP_CALLS):  # caches, allocator
         bench.call(n)
     watch.outside = 0.0
     if profile:
         profile.enable()
     started_cpu, started = time.process_time(), time.perf_counter()
-    for n in range(50, 50 + calls):
+    for n in range(WARM_UP_CALLS, WARM_UP_CALLS + calls):
         bench.call(n)
     cpu, wall = time.process_time() - started_cpu, time.perf_counter() - started
     if profile:
@@ -321,7 +327,11 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--retained", action="store_true", help="memory left per call, not CPU")
     parser.add_argument("--layers", action="store_true", help="also through the stand-ins (see above)")
+    parser.add_argument("--steps", action="store_true", help="time the edge's main steps (see above)")
     args = parser.parse_args()
+    if args.steps:
+        print_steps(args.calls, args.json)
+        return
     if args.layers:
         print_layers(args.calls, args.runs, args.json)
         return
@@ -349,6 +359,44 @@ def main() -> None:
           f"(target 150 us)")
     if args.json:
         print(json.dumps({"bench": "edge_inprocess", "runs": runs, "best": best, "target_us": 150}))
+
+
+STEPS = ("parse_message", "to_protobuf", "message_request", "from_protobuf", "serialize")
+
+
+def print_steps(calls: int, as_json: bool) -> None:
+    """Each of STEPS timed where edge.py calls it, over a run (its warm-up calls included)."""
+    totals = {name: [0.0, 0] for name in STEPS}
+    originals = {name: getattr(edge_module, name) for name in STEPS}
+    for name in STEPS:
+        setattr(edge_module, name, _timed(originals[name], totals[name]))
+    try:
+        result = run_once(calls)
+    finally:
+        for name, fn in originals.items():
+            setattr(edge_module, name, fn)
+    messages = (calls + WARM_UP_CALLS) * MESSAGES_PER_CALL
+    print(f"{'step':>16} {'per message':>11} {'us each':>8} {'us/msg':>7}")
+    rows = {}
+    for name, (seconds, count) in totals.items():
+        rows[name] = {"per_message": count / messages, "us_each": seconds / count * 1e6,
+                      "us_per_message": seconds / messages * 1e6}
+        print(f"{name:>16} {count / messages:>11.2f} {rows[name]['us_each']:>8.1f} "
+              f"{rows[name]['us_per_message']:>7.1f}")
+    print(f"EdgePort's own CPU per SIP message in this run: {result['own_us_per_message']} us")
+    if as_json:
+        print(json.dumps({"bench": "edge_inprocess_steps", "steps": rows, "run": result}))
+
+
+def _timed(fn, total: list):
+    def timed(*args):
+        started = time.perf_counter()
+        try:
+            return fn(*args)
+        finally:
+            total[0] += time.perf_counter() - started
+            total[1] += 1
+    return timed
 
 
 def print_layers(calls: int, runs: int, as_json: bool) -> None:
