@@ -31,11 +31,16 @@ def free_udp_tcp_port() -> int:
     raise RuntimeError("no port free for both UDP and TCP")
 
 
+REFERENCE_PROCESSOR = (PYTHON, "-m", "edgeport_lib.reference_processor")
+
+
 def start_processor(
-    tmp_path: Path, routes: dict | None = None, port: int | None = None, extra: list[str] | None = None
+    tmp_path: Path, routes: dict | None = None, port: int | None = None, extra: list[str] | None = None,
+    program: tuple[str, ...] = REFERENCE_PROCESSOR,
 ) -> tuple[Process, int]:
+    """`program` (the reference processor, or one built on it that takes its --bind and --routes)."""
     port = port or free_port("tcp")
-    args = [PYTHON, "-m", "edgeport_lib.reference_processor", "--bind", f"127.0.0.1:{port}"]
+    args = [*program, "--bind", f"127.0.0.1:{port}"]
     if routes:
         path = tmp_path / "routes.yaml"
         path.write_text(yaml.safe_dump({"routes": routes}))

@@ -7,9 +7,8 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.helpers import PYTHON, free_port, start_process
+from tests.helpers import PYTHON, free_port
 
 from .ops_client import samples, total
 from .sipclient import TcpPeer, UdpPeer, cancel_of, request, response_to
@@ -190,13 +189,9 @@ def test_a_request_the_next_hop_would_refuse_gets_500_and_is_not_sent(tmp_path, 
     """The processor empties the Call-ID, or gives the CSeq another method: the caller gets 500,
     the next hop nothing, and the log names the header."""
     client, downstream = peers(), peers()
-    routes = tmp_path / "routes.yaml"
-    route = {"host": "127.0.0.1", "port": downstream.address[1]}
-    routes.write_text(yaml.safe_dump({"routes": {"service": route}}))
-    processor_port = free_port("tcp")
-    processor = start_process(
-        [PYTHON, str(BREAKING_PROCESSOR), "--bind", f"127.0.0.1:{processor_port}", "--routes", str(routes),
-         "--break", breakage], ready_line="listening on", timeout=20)
+    processor, processor_port = start_processor(
+        tmp_path, routes={"service": {"host": "127.0.0.1", "port": downstream.address[1]}},
+        extra=["--break", breakage], program=(PYTHON, str(BREAKING_PROCESSOR)))
     edge = start_edgeport(tmp_path, processor_port)
     try:
         client.send(request("INVITE", "sip:service@127.0.0.1", client.address), ("127.0.0.1", edge.port))
