@@ -17,7 +17,9 @@ from .parser import find_head_end
 
 KEEPALIVE = object()  # marker: a CRLF CRLF ping was received
 _PING = b"\r\n\r\n"
-_CONTENT_LENGTH = re.compile(rb"^(?:content-length|l)[ \t]*:[ \t]*([^\r\n]*)", re.IGNORECASE | re.MULTILINE)
+# Matched on the lowercased head after a LF: a case-blind, multi-line pattern cost as much as
+# parsing the whole message (8.5 us of ~11 per framed INVITE); this one costs 3.
+_CONTENT_LENGTH = re.compile(rb"\n(?:content-length|l)[ \t]*:[ \t]*([^\r\n]*)")
 
 
 class FramingError(SipParseError):
@@ -69,7 +71,7 @@ class StreamFramer:
                 raise FramingError("message head exceeds the size limit")
             return None
         head_end, body_start = found
-        length = self._content_length(bytes(buf[:head_end]))
+        length = self._content_length(b"\n" + buf[:head_end].lower())
         total = body_start + length
         if total > self._limits.max_message_size:
             raise FramingError(f"message of {total} bytes exceeds the size limit")
@@ -81,6 +83,7 @@ class StreamFramer:
 
     @staticmethod
     def _content_length(head: bytes) -> int:
+        """The Content-Length of `head`, lowercased and after a LF, as every header line is."""
         values = {m.group(1).strip() for m in _CONTENT_LENGTH.finditer(head)}
         if not values:
             return 0

@@ -824,6 +824,12 @@ class TestFramer:
         msg = raw(head=HEAD, body=b"abcd", content_length=None).replace(b"CSeq", b"l :  4\r\nCSeq")
         assert StreamFramer().feed(msg + b"tail") == [msg]
 
+    @pytest.mark.parametrize("name", ["CONTENT-LENGTH", "Content-length", "L", "l\t"])
+    def test_content_length_name_in_any_case(self, name: str) -> None:
+        header = f"{name}: 4\r\n".encode()
+        msg = raw(head=HEAD, body=b"abcd", content_length=None).replace(b"CSeq", header + b"CSeq")
+        assert StreamFramer().feed(msg + b"tail") == [msg]
+
     def test_missing_content_length_means_empty_body(self) -> None:
         msg = raw()
         assert StreamFramer().feed(msg + b"OPTIONS") == [msg]
