@@ -1,6 +1,7 @@
 """The CPU budget of a call: what each process of the stack spends on it, and what that allows.
 
     .venv/bin/python bench/bench_budget.py [--rate 100] [--seconds 30] [--transports udp,tcp] [--json]
+    .venv/bin/python bench/bench_budget.py --workers 2   # EdgePort's --workers 2 (all workers counted)
 
 The stack of bench_edgeport.py (sipp uac -> EdgePort -> reference processor -> sipp uas), all
 on the same cores. First the gRPC ceiling with the stack's own processor (bench_grpc.py, x10 and
@@ -84,7 +85,7 @@ def bounds(window: dict, cores: int, allowed: float) -> dict:
 def run(args) -> dict:
     cores = len(os.sched_getaffinity(0))
     with tempfile.TemporaryDirectory(prefix="bench-budget-") as tmp:
-        stack = Stack(Path(tmp), args.call_ms)
+        stack = Stack(Path(tmp), args.call_ms, workers=args.workers)
         try:
             log("gRPC ceiling")
             grpc = grpc_ceiling(stack.processor_target, [10, 50], args.grpc_seconds, 1,
@@ -99,7 +100,7 @@ def run(args) -> dict:
     for window in windows:
         window.update(bounds(window, cores, allowed))
     return {"bench": "budget", "command": " ".join(["bench/bench_budget.py", *sys.argv[1:]]),
-            "cores": cores, "grpc_ceiling_calls_per_s": grpc["ceiling_calls_per_s"],
+            "cores": cores, "workers": args.workers, "grpc_ceiling_calls_per_s": grpc["ceiling_calls_per_s"],
             "grpc_processor_cpu_us_per_call": min(r["processor_cpu_us_per_call"] for r in grpc["rows"]),
             "sip_calls_per_s_allowed_by_grpc": round(allowed, 1), "windows": windows,
             "load_after": loadavg()}
@@ -108,7 +109,8 @@ def run(args) -> dict:
 def print_result(result: dict) -> None:
     print(f"gRPC ceiling {result['grpc_ceiling_calls_per_s']:,.0f} calls/s -> "
           f"{result['sip_calls_per_s_allowed_by_grpc']:g} SIP calls/s (ratio 1); processor CPU "
-          f"{result['grpc_processor_cpu_us_per_call']} us per gRPC call; {result['cores']} cores")
+          f"{result['grpc_processor_cpu_us_per_call']} us per gRPC call; {result['cores']} cores; "
+          f"EdgePort --workers {result['workers']}")
     rows = [{**w, **{f"{k}_ms": v for k, v in w["cpu_ms_per_call"].items()}} for w in result["windows"]]
     print(table(rows, [
         ("transport", "transport"), ("rate", "calls/s"), ("successful", "ok"), ("failed", "failed"),
@@ -127,6 +129,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="per window (default 30)")
     parser.add_argument("--transports", default="udp,tcp", help="comma list (default udp,tcp)")
     parser.add_argument("--call-ms", type=int, default=1000, help="sipp -d (default 1000)")
+    parser.add_argument("--workers", type=int, default=1, help="EdgePort's --workers (default 1)")
     parser.add_argument("--grpc-seconds", type=float, default=4.0, help="per gRPC ceiling run (default 4)")
     parser.add_argument("--json", action="store_true", help="print only a JSON object")
     args = parser.parse_args()
