@@ -13,7 +13,9 @@ Measured from /proc/<EdgePort pid> (RSS, peak RSS, open file descriptors, thread
 * idle:    after a warm-up of a few calls, once the transactions they left have ended;
 * peak:    the highest value sampled every 10 s while the calls run;
 * after:   the moment the last call ended;
-* end:     once the transactions have ended (timer J: 64*T1 = 32 s after the last BYE over UDP).
+* end:     once the transactions have ended (timer J: 64*T1 = 32 s after the last BYE over UDP)
+           and the native threads gRPC's calls waited in are back to the idle count (an idle
+           one ends 60 s after its last processor call: edgeport_lib/grpc_waits.py).
 
 The run passes when at the end transactions are 0, connections, greenlets and fds are back to
 their idle level (fds and greenlets within 2, for a health probe's connection and its greenlet)
@@ -46,6 +48,7 @@ from tests.helpers import free_port  # noqa: E402
 
 SAMPLE_EVERY = 10.0
 IDLE_WAIT = 60.0  # timer J over UDP is 64 * T1 = 32 s; transactions must have ended well within this
+END_WAIT = 90.0  # and grpc_waits' threads end 60 s after their last wait
 
 
 def log(text: str) -> None:
@@ -81,11 +84,15 @@ def snapshot(pid: int, ops_port: int) -> dict[str, float]:
     }
 
 
-def wait_idle(pid: int, ops_port: int, connections: float, timeout: float = IDLE_WAIT) -> dict:
+def wait_idle(pid: int, ops_port: int, connections: float, threads: float | None = None,
+              timeout: float = IDLE_WAIT) -> dict:
+    """Poll until no transaction is open and connections (and threads, when given) are down to
+    the counts given, or until `timeout`; the last snapshot."""
     deadline = time.monotonic() + timeout
     while True:
         now = snapshot(pid, ops_port)
-        if (now["transactions"] == 0 and now["connections"] <= connections) or time.monotonic() > deadline:
+        idle = now["transactions"] == 0 and now["connections"] <= connections
+        if (idle and (threads is None or now["threads"] <= threads)) or time.monotonic() > deadline:
             return now
         time.sleep(1.0)  # polling pace
 
@@ -172,8 +179,8 @@ def run(args) -> dict:
                 log(f"running: {samples[-1]}")
         output, _ = load.communicate()
         after = snapshot(pid, ops_port)
-        log(f"calls ended: {after}; waiting for transactions to end")
-        end = wait_idle(pid, ops_port, idle["connections"])
+        log(f"calls ended: {after}; waiting for transactions and gRPC's wait threads to end")
+        end = wait_idle(pid, ops_port, idle["connections"], idle["threads"], timeout=END_WAIT)
         log(f"end: {end}")
     finally:
         for proc in reversed(stopped):
