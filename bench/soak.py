@@ -14,8 +14,8 @@ Measured from /proc/<EdgePort pid> (RSS, peak RSS, open file descriptors, thread
 * peak:    the highest value sampled every 10 s while the calls run;
 * after:   the moment the last call ended;
 * end:     once the transactions have ended (timer J: 64*T1 = 32 s after the last BYE over UDP)
-           and the native threads gRPC's calls waited in are back to the idle count (an idle
-           one ends 60 s after its last processor call: edgeport_lib/grpc_waits.py).
+           and the native threads gRPC's calls waited in are back to the idle count (the
+           threads the calls no longer need end within 120 s: edgeport_lib/grpc_waits.py).
 
 The run passes when at the end transactions are 0, connections, greenlets and fds are back to
 their idle level (fds and greenlets within 2, for a health probe's connection and its greenlet)
@@ -48,7 +48,7 @@ from tests.helpers import free_port  # noqa: E402
 
 SAMPLE_EVERY = 10.0
 IDLE_WAIT = 60.0  # timer J over UDP is 64 * T1 = 32 s; transactions must have ended well within this
-END_WAIT = 90.0  # and grpc_waits' threads end 60 s after their last wait
+END_WAIT = 150.0  # and grpc_waits' threads end at most two 60 s periods after they were needed
 
 
 def log(text: str) -> None:

@@ -26,28 +26,32 @@ def test_an_exception_is_raised_in_the_waiting_greenlet():
     assert waits.apply(abs, (-3,)) == 3  # the thread that raised still serves
 
 
-def test_as_many_waits_run_at_once_as_there_are_waiting_greenlets():
-    """Each wait blocks its thread until all 25 have started: this only ends if 25 threads run
-    at once (gevent's hub threadpool has 10)."""
-    waits = CompletionWaits()
+def run_at_once(waits: CompletionWaits, count: int) -> list[int]:
+    """``count`` waits that each block their thread until all have started: this only returns if
+    ``count`` threads run at once."""
     started = native_lock()
     release = native_lock()
     release.acquire()
-    count = [0]
+    running = [0]
 
     def blocking_wait(number: int) -> int:
         with started:
-            count[0] += 1
-            last = count[0] == 25
+            running[0] += 1
+            last = running[0] == count
         if last:
             release.release()
         release.acquire()
         release.release()  # pass it on to the next one
         return number
 
-    greenlets = [gevent.spawn(waits.apply, blocking_wait, (n,)) for n in range(25)]
+    greenlets = [gevent.spawn(waits.apply, blocking_wait, (n,)) for n in range(count)]
     gevent.joinall(greenlets, timeout=30, raise_error=True)
-    assert sorted(g.value for g in greenlets) == list(range(25))
+    return sorted(g.value for g in greenlets)
+
+
+def test_as_many_waits_run_at_once_as_there_are_waiting_greenlets():
+    waits = CompletionWaits()
+    assert run_at_once(waits, 25) == list(range(25))  # gevent's hub threadpool has 10 threads
     assert waits.threads == 25
 
 
@@ -68,3 +72,16 @@ def test_the_thread_count_is_bounded():
     results = gevent.joinall([gevent.spawn(waits.apply, abs, (-n,)) for n in range(10)], raise_error=True)
     assert sorted(g.value for g in results) == list(range(10))
     assert waits.threads <= 2
+
+
+def test_a_bursts_threads_end_under_a_steady_trickle_of_waits():
+    """25 threads for a burst, then one wait at a time: the threads take turns at the queue, so
+    none would ever be idle for a whole period. The trim lets go of those the trickle does not
+    need."""
+    waits = CompletionWaits(idle_seconds=0.1)
+    run_at_once(waits, 25)
+    with gevent.Timeout(10):
+        while waits.threads > 1:
+            assert waits.apply(abs, (-1,)) == 1
+            gevent.sleep(0.001)
+    assert waits.apply(abs, (-2,)) == 2
