@@ -47,7 +47,10 @@ state); VmHWM and VmRSS after each checkpoint of --memory-calls (default 3000,60
 10,000 calls take 3 min at 55/s; 50,000 would take 15 min and 100,000 30 min, so the check is
 3,000 vs 10,000 plus the RSS growth per call, extrapolated to 100,000). Flat (within 10 %)
 means nothing leaks. UDP transactions live 32 s after their final response (timers J, L, M), so
-the first checkpoint must come after that steady state (3,000 calls at 55/s: 55 s).
+the first checkpoint must come after that steady state (3,000 calls at 55/s: 55 s). After each
+sipp run (at most 100 s) VmRSS, VmHWM, the thread count and sipp's errors are logged and kept
+in the JSON's ``chunks``: a rise that comes with sipp errors (e.g. "Dead call", a late 200
+retransmission) is a stall's backlog, whose high-water mark stays; a leak rises every chunk.
 
 --profile S: py-spy (``.venv/bin/pip install py-spy``) records EdgePort for S seconds under UDP
 load at --profile-rate, 100 samples/s, only samples of the thread holding the GIL (--gil: CPU
@@ -66,6 +69,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import platform
 import shutil
 import subprocess
@@ -348,6 +352,7 @@ def memory_mode(args) -> dict:
             edge = stack.fresh_edge()
             start_kb = status_kb(edge.pid, "VmHWM")
             done = failed = 0
+            chunks = []  # after every sipp run: when memory grew, and whether sipp saw trouble then
             seen = 0  # EdgePort log lines already looked at
             for checkpoint in checkpoints:
                 while done < checkpoint:  # sipp runs of at most ~100 s each
@@ -363,6 +368,9 @@ def memory_mode(args) -> dict:
                         log(f"memory: EdgePort logged {len(notable)} warnings: {notable[:3]}")
                     done += run.calls
                     failed += run.calls - max(run.successful, 0)
+                    chunks.append(_chunk_row(edge.pid, done, failed, run))
+                    log(f"memory: VmRSS {chunks[-1]['vmrss_kb']:,} kB, VmHWM {chunks[-1]['vmhwm_kb']:,} kB, "
+                        f"{chunks[-1]['threads']} threads")
                 after = scrape(edge.ops_port)
                 rows.append({
                     "calls": done,
@@ -380,9 +388,15 @@ def memory_mode(args) -> dict:
     calls = last["calls"] - first["calls"]
     per_call = (last["vmrss_kb"] - first["vmrss_kb"]) * 1024 / calls if calls else 0.0
     at_100k = last["vmrss_kb"] + per_call * (100_000 - last["calls"]) / 1024
-    return {"rate": rate, "checkpoints": rows, "vmhwm_at_start_kb": start_kb,
+    return {"rate": rate, "checkpoints": rows, "chunks": chunks, "vmhwm_at_start_kb": start_kb,
             "growth": round(growth, 4), "flat_within_10pct": abs(growth) <= 0.10,
             "rss_bytes_per_call": round(per_call, 1), "rss_at_100k_calls_kb_extrapolated": round(at_100k)}
+
+
+def _chunk_row(pid: int, done: int, failed: int, run: SippRun) -> dict:
+    return {"calls": done, "failed": failed, "sipp_errors": len(run.errors),
+            "vmrss_kb": status_kb(pid, "VmRSS"), "vmhwm_kb": status_kb(pid, "VmHWM"),
+            "threads": len(os.listdir(f"/proc/{pid}/task"))}
 
 
 def print_memory(result: dict) -> None:
