@@ -368,9 +368,10 @@ def memory_mode(args) -> dict:
                         log(f"memory: EdgePort logged {len(notable)} warnings: {notable[:3]}")
                     done += run.calls
                     failed += run.calls - max(run.successful, 0)
-                    chunks.append(_chunk_row(edge.pid, done, failed, run))
-                    log(f"memory: VmRSS {chunks[-1]['vmrss_kb']:,} kB, VmHWM {chunks[-1]['vmhwm_kb']:,} kB, "
-                        f"{chunks[-1]['threads']} threads")
+                    measured = _chunk_row(edge.pid, done, failed, run)
+                    chunks.append(measured)
+                    log(f"memory: VmRSS {measured['vmrss_kb']:,} kB, VmHWM {measured['vmhwm_kb']:,} kB, "
+                        f"{measured['threads']} threads")
                 after = scrape(edge.ops_port)
                 rows.append({
                     "calls": done,

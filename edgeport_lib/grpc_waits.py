@@ -15,7 +15,7 @@ for that, which costs EdgePort twice:
 ``idle_seconds`` it lets go of the threads that the busiest moment of that period did not need,
 so a thread ends at most two periods after it was last needed. (A thread that ended after a
 period without work of its own would never end under a steady load: the threads take turns at
-the queue, so a burst's threads all stay busy enough. Their stacks then held ~70 kB of RSS
+the queue, so a burst's threads all stay busy enough. Their stacks then held ~23 kB of RSS
 each for good.) Waits reach the threads through a C ``SimpleQueue``; results come back through
 one deque and one async watcher shared by all the threads, so a burst of answers wakes the hub
 once. Counters live in the hub's thread only.
@@ -94,10 +94,10 @@ class CompletionWaits:
     def _trim(self) -> None:
         """Every ``idle_seconds``, in the hub: one retire task for each thread the period's peak
         did not need. Idle threads take them at once, so the waits queued after them do not wait."""
-        surplus = self._threads - self._retiring - self._peak
+        surplus = max(self._threads - self._retiring - self._peak, 0)
         for _ in range(surplus):
             self._tasks.put(_RETIRE)
-        self._retiring += max(surplus, 0)
+        self._retiring += surplus
         self._peak = self._waiting
 
     @staticmethod
