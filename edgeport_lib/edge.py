@@ -44,10 +44,10 @@ from .protocol import processor_pb2
 from .sip.digest import DigestError
 from .sip.errors import SipParseError
 from .sip.limits import Limits
-from .sip.message import Header, SentResponse, SipMessage
+from .sip.message import Header, SentResponse, SipMessage, message_fingerprint
 from .sip.parser import parse_message
 from .sip.responses import make_response
-from .sip.serializer import serialize
+from .sip.serializer import sent_response, serialize
 from .transactions import (
     CancelTimer,
     ClientTransaction,
@@ -123,6 +123,15 @@ class ClientContext:
     # responses of one transaction are relayed one at a time, in arrival order: each waits for
     # its processor call, and a 486 must not overtake the 180 that came before it
     relay_lock: Semaphore = field(default_factory=Semaphore)
+    # the 2xx to a forwarded INVITE, by fingerprint, as relayed: their copies go out again
+    relayed_2xx: dict[int, SentResponse] | None = None
+
+
+# Distinct 2xx of one INVITE remembered (a forking next hop sends one per branch); more are
+# relayed through the processor every time, as before.
+MAX_REMEMBERED_2XX = 8
+# ACKs for 2xx remembered, the latest first: at 150 calls/s, those of the last ~14 s (~2.5 MB).
+FORWARDED_ACKS_KEPT = 2048
 
 
 class Edge:
@@ -167,6 +176,8 @@ class Edge:
         # and looking it up costs less than parsing it again (kept while its transaction lives)
         self._sent_vias: dict[str, str] = {}
         self._call_locks: dict[str, list] = {}  # Call-ID -> [lock, users]; see _on_request_in_call_order
+        # the ACKs for 2xx forwarded lately, by fingerprint -> where and what went out (_forward_ack)
+        self._forwarded_acks: OrderedDict[int, tuple[Target, bytes]] = OrderedDict()
         self._timer_fired = self._fire_timer  # one bound method for every timer, not one each
 
     # -- entry point --------------------------------------------------------------------------
@@ -409,7 +420,17 @@ class Edge:
         self._run(client, client.start())
 
     def _forward_ack(self, msg: SipMessage, flow: Flow, via) -> None:
-        """ACK for a 2xx (end to end): ask the processor, forward statelessly, never answer."""
+        """ACK for a 2xx (end to end): ask the processor, forward statelessly, never answer.
+
+        A UAC sends the same ACK again for every copy of the 2xx that reaches it (RFC 3261
+        13.2.2.4), and copies come when ACKs are late, i.e. under load: a copy of an ACK
+        forwarded lately goes where the first went, as it went, without asking the processor."""
+        fingerprint = message_fingerprint(msg)
+        forwarded = self._forwarded_acks.get(fingerprint)
+        if forwarded is not None:
+            self.metrics.retransmission("received")
+            self._send_copy(msg, *forwarded)
+            return
         converted = to_protobuf(msg)
         answer = self._ask_processor(self._message_request(converted, *routing.sender_of(via, flow), flow))
         if answer is None or answer.message.WhichOneof("message_type") != "request_uri":
@@ -420,9 +441,23 @@ class Edge:
             self._shift_cseq(out)
             target = routing.next_hop(out, via)
             log.debug("forwarding ACK for %s to %s", msg.call_id, target)
-            self._send_to(target, out)
+            data = self._send_to(target, out)
         except (InvalidProcessorMessage, SipParseError, ValueError, SendError) as error:
             log.info("could not forward ACK for %s: %s", msg.call_id, error)
+            return
+        acks = self._forwarded_acks
+        if len(acks) >= FORWARDED_ACKS_KEPT:
+            acks.popitem(last=False)
+        acks[fingerprint] = (target, data)
+
+    def _send_copy(self, msg: SipMessage, target: Target, data: bytes) -> None:
+        """Send `data`, what `msg` became when it was forwarded the first time, to `target` again."""
+        try:
+            self.network.send(target, data)
+        except SendError as error:
+            log.info("could not forward %s for %s: %s", msg.method, msg.call_id, error)
+            return
+        self.metrics.sent(target.transport, msg)
 
     def _on_cancel(self, msg: SipMessage, flow: Flow, branch: str, sent_by: str) -> None:
         invite = self.servers.find_invite_for_cancel(branch, sent_by)
@@ -469,19 +504,22 @@ class Edge:
         elif msg.status != 100:
             self._relay_response(msg, flow, None)
 
-    def _relay_response(self, msg: SipMessage, flow: Flow, server: ServerTransaction | None) -> None:
+    def _relay_response(
+        self, msg: SipMessage, flow: Flow, server: ServerTransaction | None
+    ) -> SipMessage | None:
+        """Relay `msg` as the processor answers; return what went out (None when nothing did)."""
         converted = to_protobuf(msg)
         answer = self._ask_processor(self._message_request(converted, *flow.remote, flow))
         if answer is None:
             log.info("dropped %s response for %s: processor unavailable", msg.status, msg.call_id)
             self._answer_unrelayed_final(msg, server, 503)
-            return
+            return None
         try:
             out = from_protobuf(answer.message, converted)
         except InvalidProcessorMessage as error:
             log.error("processor answer for response %s of %s unusable: %s", msg.status, msg.call_id, error)
             self._answer_unrelayed_final(msg, server, 500)
-            return
+            return None
         if out.status == 183 and self.config.strip_session_progress_sdp:
             self._strip_session_progress(out)
         if server is not None and not server.terminated:
@@ -491,6 +529,30 @@ class Edge:
         cancelled = server is not None and server.context.cancelled
         if not cancelled:  # a cancelled call's call.ended went out with the CANCEL
             self._maybe_call_ended(out, server)
+        return out
+
+    def _relay_invite_2xx(self, context: ClientContext, response: SipMessage, flow: Flow) -> None:
+        """A 2xx to a forwarded INVITE. Its UAS sends it again until the ACK comes (RFC 3261
+        13.3.1.4): a copy goes out as the processor answered the first one, without asking again.
+        Under load ACKs come late, and every copy would otherwise cost a processor call just when
+        the processor is busiest."""
+        server = context.server
+        if server is None or server.terminated:
+            self._relay_response(response, flow, server)
+            return
+        fingerprint = message_fingerprint(response)
+        copies = context.relayed_2xx
+        if copies is not None and fingerprint in copies:
+            self.metrics.retransmission("received")
+            self._run(server, server.send_response(copies[fingerprint]))
+            return
+        out = self._relay_response(response, flow, server)
+        if out is None:
+            return
+        if copies is None:
+            copies = context.relayed_2xx = {}
+        if len(copies) < MAX_REMEMBERED_2XX:
+            copies[fingerprint] = sent_response(out)
 
     def _answer_unrelayed_final(self, response: SipMessage, server: ServerTransaction | None,
                                 status: int) -> None:
@@ -670,8 +732,11 @@ class Edge:
                     return
         if context.caller_cseq is not None:
             with_cseq(message, context.caller_cseq)
-        server = context.server
-        self._relay_response(message, txn.context.last_flow or Flow("UDP", ("", 0), 0), server)
+        flow = context.last_flow or Flow("UDP", ("", 0), 0)
+        if isinstance(txn, InviteClientTransaction) and 200 <= (message.status or 0) < 300:
+            self._relay_invite_2xx(context, message, flow)
+        else:
+            self._relay_response(message, flow, context.server)
 
     def _answer_challenge(self, txn: ClientTransaction, request: SipMessage, challenge: SipMessage) -> bool:
         """Send `request` again with the caller's credentials; False when we cannot."""
@@ -740,10 +805,13 @@ class Edge:
             log.info("could not send to %s: %s", target, error)
 
     # -- the two ways out: every sent message passes here ----------------------------------------
-    def _send_to(self, target: Target, message: SipMessage) -> None:
-        """Send to a next hop (reusing an open connection to it). Raises SendError."""
-        self.network.send(target, serialize(message))
+    def _send_to(self, target: Target, message: SipMessage) -> bytes:
+        """Send to a next hop (reusing an open connection to it); return what was sent. Raises
+        SendError."""
+        data = serialize(message)
+        self.network.send(target, data)
         self.metrics.sent(target.transport, message)
+        return data
 
     def _reply_on(self, flow: Flow, message: SipMessage | SentResponse, target: Target | None = None) -> None:
         """Send back on the flow a request came in on (its Via when that is gone). Raises SendError.

@@ -82,7 +82,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, NamedTuple, TypeAlias, TypeVar
 
-from .sip.message import Header, SentResponse, SipMessage
+from .sip.message import Header, SentResponse, SipMessage, message_fingerprint
 from .sip.serializer import sent_response
 from .sip.via import MAGIC_COOKIE
 
@@ -372,14 +372,8 @@ class Transaction(Generic[Key]):
         return [Timeout(), *self._goto(State.TERMINATED)]
 
 
-def _status(response: SipMessage) -> int:
+def _status(response: SipMessage | SentResponse) -> int:
     return response.status or 0
-
-
-def _fingerprint(response: SipMessage) -> int:
-    """Equal for a response and its retransmissions: status, reason, headers and body."""
-    headers = tuple((h.key, h.value) for h in response.headers)
-    return hash((response.status, response.reason, headers, response.body))
 
 
 # -- server transactions ------------------------------------------------------------------
@@ -405,8 +399,8 @@ class ServerTransaction(Transaction[ServerTransactionKey]):
             return self._on_ack(request)
         return self._on_retransmission()
 
-    def send_response(self, response: SipMessage) -> list[Action]:
-        """The core sends a response through this transaction."""
+    def send_response(self, response: SipMessage | SentResponse) -> list[Action]:
+        """The core sends a response through this transaction (a 2xx it relayed before as bytes)."""
         raise NotImplementedError
 
     def _on_ack(self, ack: SipMessage) -> list[Action]:
@@ -461,7 +455,7 @@ class InviteServerTransaction(ServerTransaction):
     def should_send_trying(self) -> bool:
         return self.state is State.PROCEEDING and self.last_response is None
 
-    def send_response(self, response: SipMessage) -> list[Action]:
+    def send_response(self, response: SipMessage | SentResponse) -> list[Action]:
         status = _status(response)
         if self.state is State.ACCEPTED and 200 <= status < 300:
             return [Send(response)]  # 2xx retransmissions and forks relayed by the core
@@ -550,7 +544,7 @@ class ClientTransaction(Transaction[ClientTransactionKey]):
         """PassUp once per distinct provisional; every copy of a reliable one (RFC 3262)."""
         if response.get("RSeq") is not None:
             return [PassUp(response)]
-        fingerprint = _fingerprint(response)
+        fingerprint = message_fingerprint(response)
         seen = self._seen_provisionals
         if seen is None:
             seen = self._seen_provisionals = set()

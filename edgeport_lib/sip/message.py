@@ -26,6 +26,12 @@ def valid_utf8(text: str) -> str:
         return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
+def message_fingerprint(msg: SipMessage) -> int:
+    """Equal for a message and its retransmissions: start line, headers and body."""
+    headers = tuple((h.key, h.value) for h in msg.headers)
+    return hash((msg.method, msg.uri, msg.status, msg.reason, headers, msg.body))
+
+
 class Header:
     """One header field: its canonical name (compact forms expanded), its value text, and
     `key`, the lower-case name every lookup compares (computed once: lookups are hot)."""

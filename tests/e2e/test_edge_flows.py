@@ -152,6 +152,63 @@ def test_a_retransmitted_message_gets_the_same_final_response_again(stack, peers
         downstream.receive()
 
 
+def _raw_200(peer: UdpPeer) -> bytes:
+    while True:
+        data, _ = peer.sock.recvfrom(65535)
+        if data.startswith(b"SIP/2.0 200 "):
+            return data
+
+
+WITH_OPS = pytest.mark.parametrize("stack", [{"t1": 0.05}], indirect=True, ids=["with /metrics"])
+
+
+@WITH_OPS
+def test_a_retransmitted_2xx_goes_out_again_without_asking_the_processor(stack, peers):
+    """A UAS sends its 2xx again until the ACK comes: each copy is relayed as the first one was.
+    A 2xx from another fork (another To-tag) still goes through the processor."""
+    client, downstream = peers(), stack["downstream"]
+    invite = request("INVITE", "sip:service@127.0.0.1", client.address, call_id="retrans-2xx")
+    client.send(invite, _edge(stack))
+    forwarded, source = downstream.receive()
+    ok = response_to(forwarded, 200, "OK")
+    downstream.send(ok, source)
+    first = _raw_200(client)
+    calls = total(samples(stack["ops_port"]), "edgeport_processor_call_seconds_count")
+
+    downstream.send(ok, source)
+    assert _raw_200(client) == first
+    downstream.send(response_to(forwarded, 200, "OK", to_tag="uas2"), source)
+    fork = client.receive_until(is_status(200))
+    assert "tag=uas2" in fork.get("To")
+
+    after = samples(stack["ops_port"])
+    assert total(after, "edgeport_processor_call_seconds_count") == calls + 1  # the fork only
+    assert total(after, "edgeport_sip_retransmissions_total", direction="received") == 1
+
+
+@WITH_OPS
+def test_a_repeated_ack_goes_out_again_without_asking_the_processor(stack, peers):
+    """A UAC sends its ACK again for every copy of the 2xx: each copy goes where the first went."""
+    client, downstream = peers(), stack["downstream"]
+    host, port = downstream.address
+    ack = request("ACK", f"sip:service@{host}:{port}", client.address, call_id="retrans-ack", to_tag="uas1")
+    client.send(ack, _edge(stack))
+    first, _ = downstream.sock.recvfrom(65535)
+    assert first.startswith(b"ACK ")
+    calls = total(samples(stack["ops_port"]), "edgeport_processor_call_seconds_count")
+
+    client.send(ack, _edge(stack))
+    again, _ = downstream.sock.recvfrom(65535)
+    assert again == first
+    other = ack.replace(b"CSeq: 1 ACK", b"CSeq: 2 ACK")  # a new ACK (a re-INVITE's): asked for
+    client.send(other, _edge(stack))
+    assert downstream.receive()[0].cseq == (2, "ACK")
+
+    after = samples(stack["ops_port"])
+    assert total(after, "edgeport_processor_call_seconds_count") == calls + 1
+    assert total(after, "edgeport_sip_retransmissions_total", direction="received") == 1
+
+
 def test_header_bytes_that_are_not_utf8_reach_the_next_hop_unchanged(stack, peers):
     """The processor reads U+FFFD for them; lines it returns unchanged go out as they came."""
     client, downstream = peers(), stack["downstream"]
