@@ -130,8 +130,9 @@ class ClientContext:
 # Distinct 2xx of one INVITE remembered (a forking next hop sends one per branch); more are
 # relayed through the processor every time, as before.
 MAX_REMEMBERED_2XX = 8
-# ACKs for 2xx remembered, the latest first: at 150 calls/s, those of the last ~14 s (~2.5 MB).
-FORWARDED_ACKS_KEPT = 2048
+# ACKs for 2xx remembered (~1 MB): those forwarded or copied last. A UAS sends its 2xx at most
+# every 4 s (T2), so a call whose ACK keeps getting lost stays in even at 150 calls/s.
+FORWARDED_ACKS_KEPT = 1024
 
 
 class Edge:
@@ -428,6 +429,7 @@ class Edge:
         fingerprint = message_fingerprint(msg)
         forwarded = self._forwarded_acks.get(fingerprint)
         if forwarded is not None:
+            self._forwarded_acks.move_to_end(fingerprint)
             self.metrics.retransmission("received")
             self._send_copy(msg, *forwarded)
             return
@@ -535,7 +537,7 @@ class Edge:
         """A 2xx to a forwarded INVITE. Its UAS sends it again until the ACK comes (RFC 3261
         13.3.1.4): a copy goes out as the processor answered the first one, without asking again.
         Under load ACKs come late, and every copy would otherwise cost a processor call just when
-        the processor is busiest."""
+        EdgePort and the processor are busiest."""
         server = context.server
         if server is None or server.terminated:
             self._relay_response(response, flow, server)
