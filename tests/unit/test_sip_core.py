@@ -10,7 +10,7 @@ from edgeport_lib.sip.errors import SipParseError
 from edgeport_lib.sip.framer import KEEPALIVE, FramingError, StreamFramer
 from edgeport_lib.sip.headers import canonical_name, is_list_header, split_list
 from edgeport_lib.sip.limits import Limits
-from edgeport_lib.sip.message import Header, SipMessage
+from edgeport_lib.sip.message import Header, SipMessage, message_fingerprint
 from edgeport_lib.sip.params import format_params, parse_params
 from edgeport_lib.sip.parser import parse_message
 from edgeport_lib.sip.responses import add_to_tag, make_response
@@ -876,3 +876,31 @@ class TestFramer:
 
     def test_framing_error_is_a_sip_parse_error(self) -> None:
         assert issubclass(FramingError, SipParseError)
+
+
+# ==============================================================================================
+# fingerprints: a copy of a message (a retransmission) is recognised, anything else is not
+# ==============================================================================================
+@pytest.mark.parametrize("head", [HEAD, RESPONSE_HEAD], ids=["request", "response"])
+def test_a_copy_has_the_fingerprint_of_the_first(head: str) -> None:
+    first = parse_message(raw(content_length=2, body=b"hi", head=head))
+    assert message_fingerprint(parse_message(raw(content_length=2, body=b"hi", head=head))) == (
+        message_fingerprint(first))
+
+
+@pytest.mark.parametrize("change", [
+    lambda text: text.replace("tag=a6c85cf", "tag=fork2").replace("tag=1928301774", "tag=other"),
+    lambda text: text.replace("314159", "314160"),
+    lambda text: text.replace("200 OK", "202 Accepted").replace("INVITE sip:bob", "INVITE sip:carol"),
+    lambda text: text + "X-Extra: 1\r\n",
+], ids=["tag", "cseq", "start line", "header added"])
+@pytest.mark.parametrize("head", [HEAD, RESPONSE_HEAD], ids=["request", "response"])
+def test_another_message_has_another_fingerprint(head: str, change) -> None:
+    first = parse_message(raw(content_length=0, head=head))
+    assert message_fingerprint(parse_message(raw(content_length=0, head=change(head)))) != (
+        message_fingerprint(first))
+
+
+def test_another_body_gives_another_fingerprint() -> None:
+    first = parse_message(raw(content_length=2, body=b"hi"))
+    assert message_fingerprint(parse_message(raw(content_length=2, body=b"ho"))) != message_fingerprint(first)
