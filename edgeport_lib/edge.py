@@ -431,7 +431,8 @@ class Edge:
         if forwarded is not None:
             self._forwarded_acks.move_to_end(fingerprint)
             self.metrics.retransmission("received")
-            self._send_copy(msg, *forwarded)
+            target, data = forwarded
+            self._send(target, msg, data)
             return
         converted = to_protobuf(msg)
         answer = self._ask_processor(self._message_request(converted, *routing.sender_of(via, flow), flow))
@@ -451,15 +452,6 @@ class Edge:
         if len(acks) >= FORWARDED_ACKS_KEPT:
             acks.popitem(last=False)
         acks[fingerprint] = (target, data)
-
-    def _send_copy(self, msg: SipMessage, target: Target, data: bytes) -> None:
-        """Send `data`, what `msg` became when it was forwarded the first time, to `target` again."""
-        try:
-            self.network.send(target, data)
-        except SendError as error:
-            log.info("could not forward %s for %s: %s", msg.method, msg.call_id, error)
-            return
-        self.metrics.sent(target.transport, msg)
 
     def _on_cancel(self, msg: SipMessage, flow: Flow, branch: str, sent_by: str) -> None:
         invite = self.servers.find_invite_for_cancel(branch, sent_by)
@@ -800,17 +792,18 @@ class Edge:
         except (SendError, SipParseError, ValueError, IndexError) as error:
             log.info("could not send %s to %s:%s: %s", status, flow.remote[0], flow.remote[1], error)
 
-    def _send(self, target: Target, message: SipMessage) -> None:
+    def _send(self, target: Target, message: SipMessage, data: bytes | None = None) -> None:
         try:
-            self._send_to(target, message)
+            self._send_to(target, message, data)
         except SendError as error:
             log.info("could not send to %s: %s", target, error)
 
     # -- the two ways out: every sent message passes here ----------------------------------------
-    def _send_to(self, target: Target, message: SipMessage) -> bytes:
+    def _send_to(self, target: Target, message: SipMessage, data: bytes | None = None) -> bytes:
         """Send to a next hop (reusing an open connection to it); return what was sent. Raises
-        SendError."""
-        data = serialize(message)
+        SendError. `data`: what `message` became when it was sent before (a copy goes out as is)."""
+        if data is None:
+            data = serialize(message)
         self.network.send(target, data)
         self.metrics.sent(target.transport, message)
         return data
